@@ -1,0 +1,130 @@
+// The on-disk format of a libfmrt heap file (docs/format.md draws it).
+//
+// A file is two superblock copies (pages 0 and 1) followed by the heap: a
+// gapless sequence of spans from heap_start to heap_end.  Every span starts
+// with one 64-bit header word (kind, size in pages, size class, flags and a
+// 16-bit check bound to the span's offset), so the heap can be walked from
+// its start, and each change of a header is a single aligned store: a
+// process killed at any instant leaves every header either old or new.
+//
+// Invariants:
+//   - offsets are bytes from the start of the file; spans are page aligned;
+//   - the walk heap_start -> heap_end visits every span exactly once;
+//   - no pointer is ever stored in the file.
+#ifndef FMRT_FORMAT_H
+#define FMRT_FORMAT_H
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fmrt {
+
+constexpr uint64_t kPageSize = 4096;
+constexpr uint64_t kPageShift = 12;
+
+constexpr uint32_t kFormatMajor = 1;  // equals FMRT_FORMAT_VERSION
+constexpr uint32_t kFormatMinor = 0;
+constexpr uint32_t kByteOrderTag = 0x01020304u;
+constexpr char kMagic[8] = {'F', 'M', 'R', 'T', 'H', 'E', 'A', 'P'};
+
+constexpr uint64_t kSuperblockSlotBytes = kPageSize;
+constexpr uint64_t kHeapStart = 2 * kPageSize;  // after the two superblock copies
+
+// Superblock flag bits.
+constexpr uint64_t kSbDirty = 1;  // open read-write, or not closed cleanly
+
+// One superblock copy.  Copy (generation % 2) is written at offset
+// (generation % 2) * 4096; the valid copy with the higher generation wins,
+// so a torn write of one copy leaves the other in force.
+struct Superblock {
+    char magic[8];             // "FMRTHEAP"
+    uint32_t format_major;     // kFormatMajor; another value: FMRT_EVERSION
+    uint32_t format_minor;     // readers accept any minor of their major
+    uint32_t byte_order;       // kByteOrderTag as written by the creator
+    uint32_t page_size;        // kPageSize
+    uint64_t generation;       // +1 on every superblock write
+    uint64_t heap_start;       // offset of the first span (kHeapStart)
+    uint64_t heap_end;         // end of the last span; <= file size
+    uint64_t max_size;         // address space the creator asked for
+    uint64_t flags;            // kSb* bits
+    uint8_t uuid[16];          // random, set once at creation
+    uint64_t created_unix_ns;  // creation time
+    uint64_t catalog_root;     // offset of the catalog root (0: none yet)
+    uint8_t reserved[152];     // zero; room for later fields
+    uint64_t checksum;         // XXH3-64 of the bytes before this field
+};
+static_assert(sizeof(Superblock) == 256, "superblock layout is part of the format");
+static_assert(offsetof(Superblock, checksum) == 248, "superblock layout is part of the format");
+
+uint64_t superblock_checksum(const Superblock &sb);
+
+// Checks one copy: magic, byte order, version, checksum, geometry.
+// Returns FMRT_OK, FMRT_EFORMAT or FMRT_EVERSION with the detail recorded.
+int check_superblock(const Superblock &sb);
+
+// ---- Span header word ----------------------------------------------------
+//   bits  0..31  pages      span length in pages (>= 1)
+//   bits 32..35  kind       SpanKind
+//   bits 36..43  size class for runs, 0 otherwise
+//   bits 44..47  flags      SpanFlag bits
+//   bits 48..63  check      16-bit hash of bits 0..47 and the span's offset
+enum class SpanKind : uint8_t { kInvalid = 0, kFree = 1, kRun = 2, kLarge = 3 };
+
+// Free span whose bytes after its header word are all zero (fresh growth).
+constexpr uint8_t kSpanZeroed = 1;
+// Allocation flagged transient (reclaimed at the next open).
+constexpr uint8_t kSpanTransient = 2;
+
+struct SpanHeader {
+    SpanKind kind = SpanKind::kInvalid;
+    uint8_t size_class = 0;
+    uint8_t flags = 0;
+    uint32_t pages = 0;
+};
+
+uint64_t encode_span(uint64_t offset, const SpanHeader &h);
+// False when the word's check does not match its offset or a field is out of
+// range (unknown kind, zero pages).
+bool decode_span(uint64_t offset, uint64_t word, SpanHeader *out);
+
+// Large allocations: the span's first page holds the header; the data starts
+// on the next page, so it is page aligned.
+struct LargeHeader {
+    uint64_t word;        // span header word
+    uint64_t requested;   // bytes asked for (usable size is pages*4096 - 4096)
+};
+
+// ---- Size classes and runs -------------------------------------------------
+// Small allocations (<= kMaxSmall) are slots of a run: a span holding slots
+// of one size class, with a header and two bitmaps (allocated, transient).
+constexpr uint32_t kNumClasses = 44;
+constexpr uint64_t kMaxSmall = 64 * 1024;
+
+struct RunLayout {
+    uint32_t slot_size;    // bytes per slot
+    uint32_t pages;        // run length in pages
+    uint32_t slots;        // slots in the run
+    uint32_t bitmap_words; // 64-bit words per bitmap
+    uint32_t data_offset;  // offset of slot 0 from the run's start (64-aligned)
+    uint64_t div_magic;    // slot index = (d * div_magic) >> 40 for d < run bytes
+};
+
+// Run header: word, then `bitmap_words` words of the allocated bitmap, then
+// as many of the transient bitmap.  Bit i is slot i.
+struct RunHeader {
+    uint64_t word;
+    uint64_t reserved[7];
+    uint64_t bitmaps[1];  // [0, w): allocated; [w, 2w): transient
+};
+constexpr uint32_t kRunBitmapOffset = 64;
+
+const RunLayout &run_layout(uint32_t size_class);
+uint32_t size_class_of(size_t size);  // size <= kMaxSmall
+
+// Slot index of byte distance `d` from the run's data start, exact for every
+// d below the run's size.
+inline uint64_t slot_index(const RunLayout &l, uint64_t d) { return (d * l.div_magic) >> 40; }
+
+}  // namespace fmrt
+
+#endif  // FMRT_FORMAT_H

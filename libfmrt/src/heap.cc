@@ -1,0 +1,310 @@
+// Heap: runs of size classes, large spans and the page map (heap.h).
+#include "heap.h"
+
+#include <cstring>
+
+#include "error.h"
+#include "platform.h"
+
+namespace fmrt {
+namespace {
+
+std::atomic<uint64_t> g_next_heap_id{1};
+
+inline uint64_t load_word(const uint64_t *w) { return __atomic_load_n(w, __ATOMIC_RELAXED); }
+inline void store_word(uint64_t *w, uint64_t v) { __atomic_store_n(w, v, __ATOMIC_RELAXED); }
+
+// Bits of bitmap word `w` that stand for real slots.
+inline uint64_t slot_mask(uint32_t slots, uint32_t w) {
+    uint32_t first = w * 64;
+    if (first + 64 <= slots) return ~uint64_t{0};
+    return (uint64_t{1} << (slots - first)) - 1;
+}
+
+}  // namespace
+
+Heap::Heap(Region &region) : region_(region), pages_(region), id_(g_next_heap_id.fetch_add(1)) {}
+
+Heap::~Heap() {
+    os::unmap(map_, map_bytes_);
+    for (Run *r : all_runs_) delete r;
+}
+
+void Heap::map_set(uint64_t off, uint64_t pages, uintptr_t v) {
+    uint64_t first = off >> kPageShift;
+    for (uint64_t i = 0; i < pages; ++i) __atomic_store_n(&map_[first + i], v, __ATOMIC_RELEASE);
+}
+
+Run *Heap::adopt_run(uint64_t off, uint32_t cls) {
+    Run *r;
+    {
+        std::lock_guard<std::mutex> lock(runs_mu_);
+        if (!spare_runs_.empty()) {
+            r = spare_runs_.back();
+            spare_runs_.pop_back();
+        } else {
+            r = new Run();
+            all_runs_.push_back(r);
+        }
+    }
+    const RunLayout &l = run_layout(cls);
+    r->off = off;
+    r->data_off = off + l.data_offset;
+    r->hdr = static_cast<RunHeader *>(region_.ptr(off));
+    r->cls = cls;
+    r->slot_size = l.slot_size;
+    r->slots = l.slots;
+    r->used = 0;
+    r->scan = 0;
+    r->div_magic = l.div_magic;
+    r->prev = r->next = nullptr;
+    r->listed = false;
+    return r;
+}
+
+int Heap::load() {
+    map_bytes_ = region_.reserved() / kPageSize * sizeof(uintptr_t);
+    void *m = nullptr;
+    int rc = os::map_anonymous(&m, map_bytes_);
+    if (rc != FMRT_OK) return rc;
+    map_ = static_cast<uintptr_t *>(m);
+    return pages_.load([this](uint64_t off, const SpanHeader &h) -> int {
+        if (h.kind == SpanKind::kLarge) {
+            if (h.pages < 2) {
+                return fail(FMRT_EFORMAT, "large span at offset %llu has no data page",
+                            static_cast<unsigned long long>(off));
+            }
+            map_set(off + kPageSize, 1, static_cast<uintptr_t>(off) | 1);
+            live_large_.fetch_add(1, std::memory_order_relaxed);
+            large_bytes_.fetch_add((h.pages - 1) * kPageSize, std::memory_order_relaxed);
+            large_span_bytes_.fetch_add(uint64_t{h.pages} * kPageSize, std::memory_order_relaxed);
+            return FMRT_OK;
+        }
+        const RunLayout &l = run_layout(h.size_class);
+        if (h.pages != l.pages) {
+            return fail(FMRT_EFORMAT, "run at offset %llu has %u pages, its size class needs %u",
+                        static_cast<unsigned long long>(off), h.pages, l.pages);
+        }
+        Run *r = adopt_run(off, h.size_class);
+        uint64_t *bm = r->hdr->bitmaps;
+        for (uint32_t w = 0; w < l.bitmap_words; ++w) {
+            uint64_t bits = bm[w];
+            if (bits & ~slot_mask(l.slots, w)) {
+                return fail(FMRT_EFORMAT, "run at offset %llu marks slots it does not have",
+                            static_cast<unsigned long long>(off));
+            }
+            r->used += static_cast<uint32_t>(__builtin_popcountll(bits));
+        }
+        map_set(off, l.pages, reinterpret_cast<uintptr_t>(r));
+        ClassState &cs = classes_[h.size_class];
+        cs.runs++;
+        cs.used += r->used;
+        if (r->used < r->slots) list_push(cs, r);
+        if (r->used == 0) cs.empty_runs++;
+        return FMRT_OK;
+    });
+}
+
+void Heap::list_push(ClassState &cs, Run *r) {
+    r->prev = nullptr;
+    r->next = cs.partial;
+    if (cs.partial) cs.partial->prev = r;
+    cs.partial = r;
+    r->listed = true;
+}
+
+void Heap::list_remove(ClassState &cs, Run *r) {
+    if (r->prev) r->prev->next = r->next;
+    else cs.partial = r->next;
+    if (r->next) r->next->prev = r->prev;
+    r->prev = r->next = nullptr;
+    r->listed = false;
+}
+
+Run *Heap::new_run(uint32_t cls) {
+    const RunLayout &l = run_layout(cls);
+    uint64_t off = 0;
+    bool zeroed = false;
+    auto init = [&](uint64_t o, bool z) {
+        if (!z) std::memset(static_cast<uint8_t *>(region_.ptr(o)) + 8, 0, l.data_offset - 8);
+    };
+    if (pages_.alloc(l.pages, 0, 0, SpanHeader{SpanKind::kRun, static_cast<uint8_t>(cls), 0, 0}, init, &off,
+                     &zeroed) != FMRT_OK) {
+        return nullptr;
+    }
+    Run *r = adopt_run(off, cls);
+    map_set(off, l.pages, reinterpret_cast<uintptr_t>(r));
+    classes_[cls].runs++;
+    return r;
+}
+
+void Heap::release_run(ClassState &cs, Run *r) {
+    list_remove(cs, r);
+    cs.empty_runs--;
+    cs.runs--;
+    map_set(r->off, run_layout(r->cls).pages, 0);
+    pages_.free(r->off);
+    std::lock_guard<std::mutex> lock(runs_mu_);
+    spare_runs_.push_back(r);
+}
+
+uint32_t Heap::take_slots(uint32_t cls, uint32_t want, void **head) {
+    ClassState &cs = classes_[cls];
+    std::lock_guard<std::mutex> lock(cs.mu);
+    uint32_t got = 0;
+    void *list = nullptr;
+    while (got < want) {
+        Run *r = cs.partial;
+        if (r == nullptr) {
+            if ((r = new_run(cls)) == nullptr) break;
+            list_push(cs, r);
+            cs.empty_runs++;
+        }
+        if (r->used == 0) cs.empty_runs--;
+        uint64_t *bm = r->hdr->bitmaps;
+        const uint32_t words = (r->slots + 63) / 64;
+        uint8_t *data = static_cast<uint8_t *>(region_.ptr(r->data_off));
+        uint32_t w = r->scan;
+        for (; w < words && got < want; ++w) {
+            uint64_t bits = load_word(&bm[w]);
+            uint64_t avail = ~bits & slot_mask(r->slots, w);
+            if (avail == 0) continue;
+            while (avail != 0 && got < want) {
+                uint32_t b = static_cast<uint32_t>(__builtin_ctzll(avail));
+                avail &= avail - 1;
+                bits |= uint64_t{1} << b;
+                void *p = data + static_cast<uint64_t>(w * 64 + b) * r->slot_size;
+                *static_cast<void **>(p) = list;
+                list = p;
+                ++got;
+                ++r->used;
+            }
+            store_word(&bm[w], bits);
+            if (avail != 0) break;  // this word still has free slots
+        }
+        r->scan = w;
+        // Full, or (should the counts ever disagree with the bitmap) no
+        // clear bit left to find: either way not a run to take from.
+        if (r->used == r->slots || w >= words) list_remove(cs, r);
+    }
+    cs.used += got;
+    *head = list;
+    return got;
+}
+
+void Heap::return_slots(uint32_t cls, void *head, uint32_t count) {
+    ClassState &cs = classes_[cls];
+    std::lock_guard<std::mutex> lock(cs.mu);
+    void *p = head;
+    for (uint32_t i = 0; i < count && p != nullptr; ++i) {
+        void *next = *static_cast<void **>(p);
+        uint64_t off = region_.offset(p);
+        Run *r = reinterpret_cast<Run *>(map_[off >> kPageShift]);
+        uint64_t idx = ((off - r->data_off) * r->div_magic) >> 40;
+        uint64_t *word = &r->hdr->bitmaps[idx >> 6];
+        store_word(word, load_word(word) & ~(uint64_t{1} << (idx & 63)));
+        if (!r->listed) list_push(cs, r);
+        uint32_t w = static_cast<uint32_t>(idx >> 6);
+        if (w < r->scan) r->scan = w;
+        if (--r->used == 0) {
+            cs.empty_runs++;
+            // Keep one empty run per class for the next burst; give the
+            // rest back so other classes and large allocations can use it.
+            if (cs.empty_runs > 1) release_run(cs, r);
+        }
+        p = next;
+    }
+    cs.used -= count;
+}
+
+void *Heap::alloc_large(size_t size, size_t align, bool zero) {
+    uint64_t data_pages = (static_cast<uint64_t>(size) + kPageSize - 1) / kPageSize;
+    if (data_pages == 0) data_pages = 1;
+    if (data_pages >= (uint64_t{1} << 32)) {
+        fail(FMRT_ENOMEM, "allocation of %zu bytes is too large", size);
+        return nullptr;
+    }
+    uint64_t off = 0;
+    bool zeroed = false;
+    auto init = [&](uint64_t o, bool) { static_cast<LargeHeader *>(region_.ptr(o))->requested = size; };
+    if (pages_.alloc(data_pages + 1, align, kPageSize, SpanHeader{SpanKind::kLarge, 0, 0, 0}, init, &off,
+                     &zeroed) != FMRT_OK) {
+        return nullptr;
+    }
+    void *data = region_.ptr(off + kPageSize);
+    if (zero && !zeroed) std::memset(data, 0, data_pages * kPageSize);
+    map_set(off + kPageSize, 1, static_cast<uintptr_t>(off) | 1);
+    live_large_.fetch_add(1, std::memory_order_relaxed);
+    large_bytes_.fetch_add(data_pages * kPageSize, std::memory_order_relaxed);
+    large_span_bytes_.fetch_add((data_pages + 1) * kPageSize, std::memory_order_relaxed);
+    return data;
+}
+
+size_t Heap::large_usable(uint64_t span_off) const {
+    SpanHeader h;
+    decode_span(span_off, load_word(static_cast<uint64_t *>(region_.ptr(span_off))), &h);
+    return static_cast<size_t>((uint64_t{h.pages} - 1) * kPageSize);
+}
+
+void Heap::free_large(uint64_t span_off) {
+    uint64_t usable = large_usable(span_off);
+    map_set(span_off + kPageSize, 1, 0);
+    live_large_.fetch_sub(1, std::memory_order_relaxed);
+    large_bytes_.fetch_sub(usable, std::memory_order_relaxed);
+    large_span_bytes_.fetch_sub(usable + kPageSize, std::memory_order_relaxed);
+    pages_.free(span_off);
+}
+
+bool Heap::resize_large(uint64_t span_off, size_t size) {
+    uint64_t data_pages = (static_cast<uint64_t>(size) + kPageSize - 1) / kPageSize;
+    if (data_pages == 0) data_pages = 1;
+    uint64_t old = large_usable(span_off);
+    bool zeroed_tail = false;
+    if (pages_.resize(span_off, data_pages + 1, &zeroed_tail) != FMRT_OK) return false;
+    static_cast<LargeHeader *>(region_.ptr(span_off))->requested = size;
+    uint64_t now = data_pages * kPageSize;
+    large_bytes_.fetch_add(now - old, std::memory_order_relaxed);  // modular: also right when shrinking
+    large_span_bytes_.fetch_add(now - old, std::memory_order_relaxed);
+    return true;
+}
+
+int Heap::classify(const void *p, uint64_t *span_off) const {
+    if (!region_.in_reservation(p)) return kNotOurs;
+    const uint64_t off = region_.offset(p);
+    const uintptr_t e = __atomic_load_n(&map_[off >> kPageShift], __ATOMIC_ACQUIRE);
+    if (e == 0) return kNotOurs;
+    if (e & 1) {
+        const uint64_t s = e & ~uintptr_t{1};
+        if (off != s + kPageSize) return kNotOurs;
+        *span_off = s;
+        return kLargeClass;
+    }
+    const Run *r = reinterpret_cast<const Run *>(e);
+    if (off < r->data_off) return kNotOurs;
+    const uint64_t d = off - r->data_off;
+    const uint64_t idx = (d * r->div_magic) >> 40;
+    if (idx >= r->slots || idx * r->slot_size != d) return kNotOurs;
+    if (!((load_word(&r->hdr->bitmaps[idx >> 6]) >> (idx & 63)) & 1)) return kNotOurs;
+    return static_cast<int>(r->cls);
+}
+
+HeapCounts Heap::counts() {
+    HeapCounts c;
+    for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
+        ClassState &cs = classes_[cls];
+        std::lock_guard<std::mutex> lock(cs.mu);
+        const RunLayout &l = run_layout(cls);
+        c.live_small += cs.used;
+        c.small_bytes += cs.used * l.slot_size;
+        c.small_free_bytes += (cs.runs * l.slots - cs.used) * l.slot_size;
+        c.run_bytes += cs.runs * l.pages * kPageSize;
+    }
+    c.live_large = live_large_.load();
+    c.large_bytes = large_bytes_.load();
+    c.large_span_bytes = large_span_bytes_.load();
+    c.free_span_bytes = pages_.free_bytes();
+    c.largest_free = pages_.largest_free();
+    return c;
+}
+
+}  // namespace fmrt

@@ -1,0 +1,123 @@
+// The heap of one runtime: small objects in runs of one size class, large
+// ones in their own spans (pages.h), and the page map that takes any address
+// back to its run or span.  Thread caches (tcache.h) sit in front of the
+// per-class central lists here; this file owns what is shared between
+// threads.
+//
+// Invariants:
+//   - a run's allocated bitmap (in the file) has a bit set for every slot
+//     that is live or held in some thread cache; cached slots are the only
+//     ones that leak if the process dies;
+//   - a run's RAM descriptor counts `used` = set bits, under its class lock;
+//   - the page map holds a Run* for every page of a run, and (span | 1) for
+//     the data page of every large allocation; nothing else is non-zero.
+#ifndef FMRT_HEAP_H
+#define FMRT_HEAP_H
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "format.h"
+#include "pages.h"
+#include "region.h"
+
+namespace fmrt {
+
+class ThreadCache;
+
+// RAM descriptor of one run.  Descriptors are recycled, never freed while
+// the heap lives, so a stale page-map read stays memory-safe.
+struct Run {
+    uint64_t off = 0;        // span offset in the file
+    uint64_t data_off = 0;   // offset of slot 0
+    RunHeader *hdr = nullptr;
+    uint32_t cls = 0;
+    uint32_t slot_size = 0;
+    uint32_t slots = 0;
+    uint32_t used = 0;       // slots live or cached
+    uint32_t scan = 0;       // first bitmap word that may have a clear bit
+    uint64_t div_magic = 0;
+    Run *prev = nullptr;     // in the class's list of runs with free slots
+    Run *next = nullptr;
+    bool listed = false;
+};
+
+// Class state shared by threads; padded so classes do not share lines.
+struct alignas(64) ClassState {
+    std::mutex mu;
+    Run *partial = nullptr;   // runs with at least one free slot
+    uint32_t empty_runs = 0;  // listed runs with used == 0
+    uint64_t runs = 0;
+    uint64_t used = 0;        // sum of run used counts
+};
+
+constexpr int kNotOurs = -1;
+constexpr int kLargeClass = 255;
+
+struct HeapCounts {
+    uint64_t live_small = 0, small_bytes = 0, small_free_bytes = 0, run_bytes = 0;
+    uint64_t live_large = 0, large_bytes = 0, large_span_bytes = 0;
+    uint64_t free_span_bytes = 0, largest_free = 0;
+};
+
+class Heap {
+public:
+    explicit Heap(Region &region);
+    ~Heap();
+    Heap(const Heap &) = delete;
+    Heap &operator=(const Heap &) = delete;
+
+    // Builds the RAM state from the file.  FMRT_EFORMAT on damage.
+    int load();
+
+    uint64_t id() const { return id_; }
+    Region &region() { return region_; }
+
+    // Takes up to `want` free slots of class `cls`, marks them allocated and
+    // links them through their first word; returns the count (0 on failure,
+    // with the error recorded).
+    uint32_t take_slots(uint32_t cls, uint32_t want, void **head);
+    // Marks `count` slots linked from `head` free again.
+    void return_slots(uint32_t cls, void *head, uint32_t count);
+
+    void *alloc_large(size_t size, size_t align, bool zero);
+    void free_large(uint64_t span_off);
+    // Resizes a large allocation in place; false when it must move.
+    bool resize_large(uint64_t span_off, size_t size);
+    size_t large_usable(uint64_t span_off) const;
+
+    // What `p` is: a size class for the start of a live (or cached) small
+    // slot, kLargeClass for the data start of a large allocation (span in
+    // *span_off), kNotOurs otherwise.
+    int classify(const void *p, uint64_t *span_off) const;
+
+    HeapCounts counts();
+
+    // Thread caches attached to this heap (guarded by the global cache lock).
+    std::vector<ThreadCache *> caches;
+
+private:
+    Run *new_run(uint32_t cls);
+    void release_run(ClassState &cs, Run *r);
+    void list_push(ClassState &cs, Run *r);
+    void list_remove(ClassState &cs, Run *r);
+    Run *adopt_run(uint64_t off, uint32_t cls);
+    void map_set(uint64_t off, uint64_t pages, uintptr_t v);
+
+    Region &region_;
+    PageAllocator pages_;
+    uint64_t id_;
+    uintptr_t *map_ = nullptr;  // one entry per page of the reservation
+    uint64_t map_bytes_ = 0;
+    ClassState classes_[kNumClasses];
+    std::mutex runs_mu_;        // guards the descriptor pool
+    std::vector<Run *> all_runs_, spare_runs_;
+    std::atomic<uint64_t> live_large_{0}, large_bytes_{0}, large_span_bytes_{0};
+};
+
+}  // namespace fmrt
+
+#endif  // FMRT_HEAP_H

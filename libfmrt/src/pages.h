@@ -1,0 +1,78 @@
+// The page allocator: hands out page-granular spans of the heap (runs for
+// small objects, large allocations), coalesces freed spans and grows the
+// file when nothing fits.  Free spans are indexed in RAM (by offset and by
+// size, best fit), rebuilt at open by walking the span headers.
+//
+// Crash ordering: every operation writes the headers that are not yet
+// reachable from the walk first and makes them reachable with one final
+// aligned store, so a process killed between any two stores leaves a heap
+// whose walk is valid (at most a span in flight is lost to a leak).
+#ifndef FMRT_PAGES_H
+#define FMRT_PAGES_H
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "format.h"
+#include "region.h"
+
+namespace fmrt {
+
+class PageAllocator {
+public:
+    // Called with a span's offset and whether its bytes (after the header
+    // word) are known zero, before the span's header is published.
+    using InitFn = std::function<void(uint64_t off, bool zeroed)>;
+    // Called for every allocated span during load().
+    using VisitFn = std::function<int(uint64_t off, const SpanHeader &h)>;
+
+    explicit PageAllocator(Region &region) : region_(region) {}
+
+    // Walks the heap: indexes free spans (merging neighbours), calls `visit`
+    // for the others.  FMRT_EFORMAT on a damaged or overlapping header.
+    int load(const VisitFn &visit);
+
+    // A span of `pages` pages with header `h` (pages filled in) placed so
+    // that (offset + skew) is a multiple of `align` (a power of two).
+    int alloc(uint64_t pages, uint64_t align, uint64_t skew, SpanHeader h, const InitFn &init,
+              uint64_t *out_off, bool *out_zeroed);
+
+    // Returns the allocated span at `off` to the free spans.
+    void free(uint64_t off);
+
+    // Changes the length of the allocated span at `off` in place.  Growing
+    // takes pages from a free neighbour or the file's end; FMRT_ENOMEM
+    // (no detail recorded) when the neighbour is taken, so the caller moves.
+    int resize(uint64_t off, uint64_t new_pages, bool *out_zeroed_tail);
+
+    uint64_t free_bytes() const;
+    uint64_t largest_free() const;
+    uint64_t free_spans() const;
+
+private:
+    struct FreeSpan {
+        uint32_t pages;
+        uint8_t flags;
+    };
+    void store_header(uint64_t off, const SpanHeader &h);
+    SpanHeader header_at(uint64_t off) const;
+    void insert_free(uint64_t off, uint64_t pages, uint8_t flags);
+    void erase_free(std::map<uint64_t, FreeSpan>::iterator it);
+    // Puts [off, off+pages) back as free, merging with the next free span.
+    void release_locked(uint64_t off, uint64_t pages);
+    // Makes the free span at the end of the heap at least `pages` long.
+    int grow_locked(uint64_t pages);
+
+    Region &region_;
+    mutable std::mutex mu_;
+    std::map<uint64_t, FreeSpan> by_off_;
+    std::set<std::pair<uint64_t, uint64_t>> by_size_;  // (pages, offset)
+    uint64_t free_pages_ = 0;
+};
+
+}  // namespace fmrt
+
+#endif  // FMRT_PAGES_H

@@ -1,0 +1,218 @@
+// Region: the mapped file (region.h).
+#include "region.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "error.h"
+#include "platform.h"
+
+namespace fmrt {
+namespace {
+
+uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
+
+}  // namespace
+
+Region::~Region() {
+    os::unmap(base_, reserved_);
+    os::close_file(fd_);
+}
+
+int Region::open(std::unique_ptr<Region> *out, const RegionParams &p) {
+    std::unique_ptr<Region> r(new Region());
+    r->readonly_ = p.readonly;
+    r->scratch_ = p.scratch;
+    int rc = p.scratch ? r->create_new(p) : r->open_existing_file(p);
+    if (rc == FMRT_ENOTFOUND && !p.scratch && p.create) {
+        rc = r->create_new(p);
+        // Somebody else created it between our two attempts: use theirs.
+        if (rc == FMRT_EEXISTS) rc = r->open_existing_file(p);
+    }
+    if (rc != FMRT_OK) return rc;
+    *out = std::move(r);
+    return FMRT_OK;
+}
+
+int Region::open_existing_file(const RegionParams &p) {
+    path_ = p.path;
+    os::close_file(fd_);
+    fd_ = -1;
+    int rc = os::open_existing(&fd_, p.path, !p.readonly);
+    if (rc != FMRT_OK) return rc;
+    if ((rc = os::lock_file(fd_, !p.readonly)) != FMRT_OK) return rc;
+    if ((rc = load_superblock()) != FMRT_OK) return rc;
+    uint64_t max = p.max_size ? p.max_size : sb_.max_size;
+    if ((rc = map(max)) != FMRT_OK) return rc;
+    opened_dirty_ = (sb_.flags & kSbDirty) != 0;
+    return FMRT_OK;
+}
+
+int Region::load_superblock() {
+    uint64_t size = 0;
+    int rc = os::file_size(fd_, &size);
+    if (rc != FMRT_OK) return rc;
+    file_size_ = size;
+    if (size == 0) return fail(FMRT_EFORMAT, "%s: empty file, not a libfmrt heap", path_.c_str());
+    if (size < kHeapStart) {
+        return fail(FMRT_EFORMAT, "%s: file too small for a libfmrt heap (%llu bytes)",
+                    path_.c_str(), static_cast<unsigned long long>(size));
+    }
+    Superblock copies[2];
+    int verdict[2];
+    for (int i = 0; i < 2; ++i) {
+        if ((rc = os::read_at(fd_, &copies[i], sizeof copies[i], i * kSuperblockSlotBytes)) != FMRT_OK) {
+            return rc;
+        }
+        verdict[i] = check_superblock(copies[i]);
+    }
+    int best = -1;
+    for (int i = 0; i < 2; ++i) {
+        if (verdict[i] == FMRT_OK && (best < 0 || copies[i].generation > copies[best].generation)) best = i;
+    }
+    if (best < 0) {
+        // Report the more specific verdict: a newer format beats damage.
+        int code = (verdict[0] == FMRT_EVERSION || verdict[1] == FMRT_EVERSION) ? FMRT_EVERSION : FMRT_EFORMAT;
+        // Re-run the check on a copy with that verdict so its text is the detail.
+        check_superblock(copies[verdict[0] == code ? 0 : 1]);
+        return fail(code, "%s: %s", path_.c_str(), error_message());
+    }
+    sb_ = copies[best];
+    if (sb_.heap_end > size) {
+        return fail(FMRT_EFORMAT, "%s: file truncated (%llu bytes, heap needs %llu)", path_.c_str(),
+                    static_cast<unsigned long long>(size), static_cast<unsigned long long>(sb_.heap_end));
+    }
+    heap_end_ = sb_.heap_end;
+    return FMRT_OK;
+}
+
+int Region::map(uint64_t max_size) {
+    if (max_size == 0) max_size = kDefaultMaxSize;
+    reserved_ = round_up(std::max(max_size, heap_end_), uint64_t{1} << 21);
+    void *p = nullptr;
+    int rc = os::map_file(&p, fd_, reserved_, !readonly_);
+    if (rc != FMRT_OK) return rc;
+    base_ = static_cast<uint8_t *>(p);
+    return FMRT_OK;
+}
+
+int Region::create_new(const RegionParams &p) {
+    if (readonly_) return fail(FMRT_EINVAL, "cannot create a heap read-only");
+    std::string tmp;
+    int rc;
+    if (p.scratch) {
+        std::string where = p.path;
+        if (where.empty()) {
+            const char *t = std::getenv("TMPDIR");
+            where = (t && *t) ? t : "/tmp";
+        }
+        path_ = where;
+        if (os::is_directory(where)) {
+            rc = os::create_temp(&fd_, &tmp, where);
+            if (rc == FMRT_OK && !tmp.empty()) os::remove_file(tmp);
+        } else {
+            rc = os::create_unlinked(&fd_, where);
+        }
+    } else {
+        path_ = p.path;
+        rc = os::create_temp(&fd_, &tmp, os::parent_directory(p.path));
+    }
+    if (rc != FMRT_OK) return rc;
+    if ((rc = os::lock_file(fd_, true)) != FMRT_OK) return rc;
+    rc = format(p.initial_size ? p.initial_size : kDefaultInitialSize, p.max_size);
+    if (rc == FMRT_OK && !p.scratch) {
+        if ((rc = sync()) == FMRT_OK && (rc = os::link_into_place(fd_, tmp, p.path)) == FMRT_OK) {
+            rc = os::sync_directory(os::parent_directory(p.path));
+        }
+    }
+    if (rc != FMRT_OK) {
+        if (!tmp.empty()) os::remove_file(tmp);
+        os::unmap(base_, reserved_);
+        base_ = nullptr;
+        os::close_file(fd_);
+        fd_ = -1;
+    }
+    return rc;
+}
+
+int Region::format(uint64_t initial_size, uint64_t max_size) {
+    if (max_size == 0) max_size = kDefaultMaxSize;
+    uint64_t size = round_up(std::max(initial_size, kHeapStart + 16 * kPageSize), kPageSize);
+    if (size > max_size) {
+        return fail(FMRT_EINVAL, "initial size %llu exceeds the maximum size %llu",
+                    static_cast<unsigned long long>(size), static_cast<unsigned long long>(max_size));
+    }
+    int rc = os::reserve_space(fd_, 0, size);
+    if (rc != FMRT_OK) return rc;
+    file_size_ = size;
+    heap_end_ = size;
+    if ((rc = map(max_size)) != FMRT_OK) return rc;
+    SpanHeader free_span{SpanKind::kFree, 0, kSpanZeroed, static_cast<uint32_t>((size - kHeapStart) / kPageSize)};
+    *static_cast<uint64_t *>(ptr(kHeapStart)) = encode_span(kHeapStart, free_span);
+    std::memset(&sb_, 0, sizeof sb_);
+    std::memcpy(sb_.magic, kMagic, sizeof kMagic);
+    sb_.format_major = kFormatMajor;
+    sb_.format_minor = kFormatMinor;
+    sb_.byte_order = kByteOrderTag;
+    sb_.page_size = kPageSize;
+    sb_.generation = 0;
+    sb_.heap_start = kHeapStart;
+    sb_.max_size = max_size;
+    os::random_bytes(sb_.uuid, sizeof sb_.uuid);
+    sb_.created_unix_ns = os::now_unix_ns();
+    // Both copies valid from the start (generations 1 and 2).
+    if ((rc = write_superblock(kSbDirty)) != FMRT_OK) return rc;
+    return write_superblock(kSbDirty);
+}
+
+int Region::write_superblock(uint64_t flags) {
+    std::lock_guard<std::mutex> lock(sb_mu_);
+    Superblock next = sb_;
+    next.generation = sb_.generation + 1;
+    next.heap_end = heap_end_;
+    next.flags = flags;
+    next.checksum = superblock_checksum(next);
+    std::memcpy(ptr((next.generation % 2) * kSuperblockSlotBytes), &next, sizeof next);
+    sb_ = next;
+    return FMRT_OK;
+}
+
+int Region::mark_open() {
+    if (readonly_ || (sb_.flags & kSbDirty)) return FMRT_OK;
+    return write_superblock(sb_.flags | kSbDirty);
+}
+
+int Region::grow_file(uint64_t size) {
+    if (readonly_) return fail(FMRT_EREADONLY, "the heap is read-only");
+    if (size <= file_size_) return FMRT_OK;
+    if (size > reserved_) {
+        return fail(FMRT_ENOMEM, "heap reached its maximum size (%llu bytes)",
+                    static_cast<unsigned long long>(reserved_));
+    }
+    int rc = os::reserve_space(fd_, file_size_, size - file_size_);
+    if (rc != FMRT_OK) return rc;
+    file_size_ = size;
+    return FMRT_OK;
+}
+
+int Region::set_heap_end(uint64_t end) {
+    heap_end_ = end;
+    return write_superblock(sb_.flags);
+}
+
+int Region::sync() {
+    if (readonly_ || scratch_) return FMRT_OK;
+    int rc = os::flush_mapping(base_, file_size_);
+    if (rc != FMRT_OK) return rc;
+    return os::sync_file(fd_);
+}
+
+int Region::close_clean() {
+    if (readonly_) return FMRT_OK;
+    int rc = write_superblock(sb_.flags & ~kSbDirty);
+    if (rc != FMRT_OK) return rc;
+    return sync();
+}
+
+}  // namespace fmrt

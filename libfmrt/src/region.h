@@ -1,0 +1,100 @@
+// One heap file, mapped: creation (formatted in a temporary file, then linked
+// into place), validation of an existing file, the address-space
+// reservation, growth of the file under a live mapping, the superblock, and
+// offset <-> pointer translation.
+//
+// The whole reservation is one shared mapping of the file made at open; the
+// file grows underneath it (disk blocks reserved first), so every address
+// handed out stays valid for the life of the mapping.
+#ifndef FMRT_REGION_H
+#define FMRT_REGION_H
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "format.h"
+
+namespace fmrt {
+
+struct RegionParams {
+    std::string path;       // file, or directory for scratch; empty: $TMPDIR
+    bool scratch = false;
+    bool create = true;
+    bool readonly = false;
+    uint64_t initial_size = 0;  // 0: default
+    uint64_t max_size = 0;      // 0: stored value or default
+};
+
+constexpr uint64_t kDefaultInitialSize = uint64_t{1} << 20;
+constexpr uint64_t kDefaultMaxSize = uint64_t{256} << 30;
+
+class Region {
+public:
+    static int open(std::unique_ptr<Region> *out, const RegionParams &params);
+    ~Region();
+    Region(const Region &) = delete;
+    Region &operator=(const Region &) = delete;
+
+    uint8_t *base() const { return base_; }
+    uint64_t heap_start() const { return kHeapStart; }
+    uint64_t heap_end() const { return heap_end_; }
+    uint64_t file_size() const { return file_size_; }
+    uint64_t reserved() const { return reserved_; }
+    bool writable() const { return !readonly_; }
+    bool scratch() const { return scratch_; }
+    bool opened_dirty() const { return opened_dirty_; }
+    const std::string &path() const { return path_; }
+    const Superblock &superblock() const { return sb_; }
+
+    void *ptr(uint64_t off) const { return base_ + off; }
+    uint64_t offset(const void *p) const {
+        return static_cast<uint64_t>(static_cast<const uint8_t *>(p) - base_);
+    }
+    // True when p lies in the reservation past the superblocks (the heap and
+    // the room it may grow into).
+    bool in_reservation(const void *p) const {
+        auto a = reinterpret_cast<uintptr_t>(p), b = reinterpret_cast<uintptr_t>(base_);
+        return a >= b + kHeapStart && a < b + reserved_;
+    }
+
+    // Makes the file at least `size` bytes (disk blocks reserved), for a
+    // heap end to come.  FMRT_ENOMEM past the reservation or on a full disk.
+    int grow_file(uint64_t size);
+    // Records a new heap end in the superblock (the spans up to it must
+    // already be written).
+    int set_heap_end(uint64_t end);
+    // Marks the file as open read-write (not cleanly closed) once the heap
+    // has been checked; a no-op for read-only opens.
+    int mark_open();
+    // Flushes the mapping and the file to disk.
+    int sync();
+    // Marks the file cleanly closed and syncs it (read-write only).
+    int close_clean();
+
+private:
+    Region() = default;
+    int create_new(const RegionParams &p);
+    int open_existing_file(const RegionParams &p);
+    int load_superblock();
+    int map(uint64_t max_size);
+    int format(uint64_t initial_size, uint64_t max_size);
+    int write_superblock(uint64_t flags);
+
+    std::string path_;
+    int fd_ = -1;
+    bool readonly_ = false;
+    bool scratch_ = false;
+    bool opened_dirty_ = false;
+    uint8_t *base_ = nullptr;
+    uint64_t reserved_ = 0;
+    uint64_t file_size_ = 0;
+    uint64_t heap_end_ = 0;
+    Superblock sb_{};
+    std::mutex sb_mu_;  // serialises superblock writes
+};
+
+}  // namespace fmrt
+
+#endif  // FMRT_REGION_H

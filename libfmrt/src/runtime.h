@@ -1,0 +1,105 @@
+// A runtime: one open heap file and everything the process keeps for it
+// (region, heap, reference count).  The C handle `fmrt_runtime` is this
+// object.  Handles are recorded in a registry, so close, retain and release
+// recognise a handle that is not (or no longer) open instead of touching
+// freed memory.
+#ifndef FMRT_RUNTIME_H
+#define FMRT_RUNTIME_H
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "error.h"
+#include "fmrt.h"
+#include "heap.h"
+#include "region.h"
+#include "tcache.h"
+
+namespace fmrt {
+
+constexpr uint32_t kLiveMagic = 0x464d5254;  // "FMRT"
+
+class Runtime {
+public:
+    static int open(fmrt_runtime **out, const char *path, const fmrt_options *opts);
+
+    // Handle checks for the allocation paths: cheap, not a registry lookup.
+    bool looks_live() const { return magic_ == kLiveMagic; }
+    bool writable() const { return writable_; }
+
+    int close();
+    int retain();
+    int release();
+    int sync();
+    int stats(fmrt_stats *out);
+    const char *path() const { return region_->path().c_str(); }
+    static bool is_open(const Runtime *rt);
+
+    void *malloc(size_t size);
+    void *calloc(size_t n, size_t size);
+    void *realloc(void *p, size_t size);
+    void *aligned_alloc(size_t alignment, size_t size);
+    int free(void *p);
+    size_t usable_size(const void *p) const;
+
+    uint64_t to_offset(const void *p) const;
+    void *to_pointer(uint64_t off) const;
+
+protected:
+    Runtime() = default;
+    ~Runtime();
+
+private:
+    void *alloc_small_uncached(uint32_t cls);
+    int final_close();
+
+    uint32_t magic_ = kLiveMagic;
+    bool writable_ = false;
+    bool close_requested_ = false;  // under the registry lock
+    int refs_ = 1;                  // under the registry lock
+    std::unique_ptr<Region> region_;
+    std::unique_ptr<Heap> heap_;
+};
+
+// ---- The allocation fast paths, inline for the C boundary -----------------
+
+inline void *Runtime::malloc(size_t size) {
+    if (__builtin_expect(size <= kMaxSmall, 1)) {
+        const uint32_t cls = size_class_of(size);
+        ThreadCache *tc = thread_cache(*heap_);
+        if (__builtin_expect(tc != nullptr, 1)) return tc->alloc(cls);
+        return alloc_small_uncached(cls);
+    }
+    return heap_->alloc_large(size, 0, false);
+}
+
+inline int Runtime::free(void *p) {
+    uint64_t span = 0;
+    const int cls = heap_->classify(p, &span);
+    if (__builtin_expect(cls >= 0 && cls < static_cast<int>(kNumClasses), 1)) {
+        ThreadCache *tc = thread_cache(*heap_);
+        if (tc != nullptr) {
+            tc->free(static_cast<uint32_t>(cls), p);
+        } else {
+            *static_cast<void **>(p) = nullptr;
+            heap_->return_slots(static_cast<uint32_t>(cls), p, 1);
+        }
+        return FMRT_OK;
+    }
+    if (cls == kLargeClass) {
+        heap_->free_large(span);
+        return FMRT_OK;
+    }
+    return fail(FMRT_EINVAL, "%p is not the start of a live allocation of this runtime", p);
+}
+
+}  // namespace fmrt
+
+// The public handle type is the runtime itself.
+struct fmrt_runtime final : public fmrt::Runtime {
+    fmrt_runtime() = default;
+};
+
+#endif  // FMRT_RUNTIME_H
