@@ -132,6 +132,9 @@ Run *Heap::new_run(uint32_t cls) {
                      &zeroed) != FMRT_OK) {
         return nullptr;
     }
+    // A run from fresh space is about to be written slot by slot: fault
+    // it in at once rather than a trap per page.
+    if (zeroed) os::prefault(region_.ptr(off), uint64_t{l.pages} * kPageSize);
     Run *r = adopt_run(off, cls);
     map_set(off, l.pages, reinterpret_cast<uintptr_t>(r));
     classes_[cls].runs++;
@@ -192,7 +195,7 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, void **head) {
     return got;
 }
 
-void Heap::return_slots(uint32_t cls, void *head, uint32_t count) {
+void *Heap::return_slots(uint32_t cls, void *head, uint32_t count) {
     ClassState &cs = classes_[cls];
     std::lock_guard<std::mutex> lock(cs.mu);
     void *p = head;
@@ -215,6 +218,7 @@ void Heap::return_slots(uint32_t cls, void *head, uint32_t count) {
         p = next;
     }
     cs.used -= count;
+    return p;
 }
 
 void *Heap::alloc_large(size_t size, size_t align, bool zero) {
@@ -268,7 +272,14 @@ bool Heap::resize_large(uint64_t span_off, size_t size) {
     return true;
 }
 
-int Heap::classify(const void *p, uint64_t *span_off) const {
+bool Heap::slot_marked(const void *p) const {
+    const uint64_t off = region_.offset(p);
+    const Run *r = reinterpret_cast<const Run *>(__atomic_load_n(&map_[off >> kPageShift], __ATOMIC_ACQUIRE));
+    const uint64_t idx = ((off - r->data_off) * r->div_magic) >> 40;
+    return (load_word(&r->hdr->bitmaps[idx >> 6]) >> (idx & 63)) & 1;
+}
+
+int Heap::classify(const void *p, uint64_t *span_off, bool check_live) const {
     if (!region_.in_reservation(p)) return kNotOurs;
     const uint64_t off = region_.offset(p);
     const uintptr_t e = __atomic_load_n(&map_[off >> kPageShift], __ATOMIC_ACQUIRE);
@@ -284,7 +295,7 @@ int Heap::classify(const void *p, uint64_t *span_off) const {
     const uint64_t d = off - r->data_off;
     const uint64_t idx = (d * r->div_magic) >> 40;
     if (idx >= r->slots || idx * r->slot_size != d) return kNotOurs;
-    if (!((load_word(&r->hdr->bitmaps[idx >> 6]) >> (idx & 63)) & 1)) return kNotOurs;
+    if (check_live && !((load_word(&r->hdr->bitmaps[idx >> 6]) >> (idx & 63)) & 1)) return kNotOurs;
     return static_cast<int>(r->cls);
 }
 

@@ -80,8 +80,9 @@ public:
     // links them through their first word; returns the count (0 on failure,
     // with the error recorded).
     uint32_t take_slots(uint32_t cls, uint32_t want, void **head);
-    // Marks `count` slots linked from `head` free again.
-    void return_slots(uint32_t cls, void *head, uint32_t count);
+    // Marks `count` slots linked from `head` free again; returns the node
+    // that followed the last one.
+    void *return_slots(uint32_t cls, void *head, uint32_t count);
 
     void *alloc_large(size_t size, size_t align, bool zero);
     void free_large(uint64_t span_off);
@@ -89,10 +90,13 @@ public:
     bool resize_large(uint64_t span_off, size_t size);
     size_t large_usable(uint64_t span_off) const;
 
-    // What `p` is: a size class for the start of a live (or cached) small
-    // slot, kLargeClass for the data start of a large allocation (span in
-    // *span_off), kNotOurs otherwise.
-    int classify(const void *p, uint64_t *span_off) const;
+    // What `p` is: a size class for the start of a small slot, kLargeClass
+    // for the data start of a large allocation (span in *span_off), kNotOurs
+    // otherwise.  `check_live` also requires the slot's allocated bit (a
+    // cache miss on the run header, so the free path asks only when the
+    // slot carries the freed-slot key).
+    int classify(const void *p, uint64_t *span_off, bool check_live = true) const;
+    bool slot_marked(const void *p) const;
 
     HeapCounts counts();
 

@@ -226,6 +226,15 @@ void unmap(void *addr, uint64_t len) {
     if (addr != nullptr) ::munmap(addr, len);
 }
 
+void prefault(void *addr, uint64_t len) {
+#ifdef MADV_POPULATE_WRITE
+    ::madvise(addr, len, MADV_POPULATE_WRITE);
+#else
+    (void)addr;
+    (void)len;
+#endif
+}
+
 int flush_mapping(void *addr, uint64_t len) {
     if (inject_fault()) return fail(FMRT_EIO, "msync: injected fault");
     if (len == 0) return FMRT_OK;

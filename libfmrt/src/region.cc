@@ -89,7 +89,7 @@ int Region::load_superblock() {
 
 int Region::map(uint64_t max_size) {
     if (max_size == 0) max_size = kDefaultMaxSize;
-    reserved_ = round_up(std::max(max_size, heap_end_), uint64_t{1} << 21);
+    reserved_ = round_up(std::max(max_size, heap_end()), uint64_t{1} << 21);
     void *p = nullptr;
     int rc = os::map_file(&p, fd_, reserved_, !readonly_);
     if (rc != FMRT_OK) return rc;
@@ -170,7 +170,7 @@ int Region::write_superblock(uint64_t flags) {
     std::lock_guard<std::mutex> lock(sb_mu_);
     Superblock next = sb_;
     next.generation = sb_.generation + 1;
-    next.heap_end = heap_end_;
+    next.heap_end = heap_end();
     next.flags = flags;
     next.checksum = superblock_checksum(next);
     std::memcpy(ptr((next.generation % 2) * kSuperblockSlotBytes), &next, sizeof next);
@@ -185,12 +185,12 @@ int Region::mark_open() {
 
 int Region::grow_file(uint64_t size) {
     if (readonly_) return fail(FMRT_EREADONLY, "the heap is read-only");
-    if (size <= file_size_) return FMRT_OK;
+    if (size <= file_size()) return FMRT_OK;
     if (size > reserved_) {
         return fail(FMRT_ENOMEM, "heap reached its maximum size (%llu bytes)",
                     static_cast<unsigned long long>(reserved_));
     }
-    int rc = os::reserve_space(fd_, file_size_, size - file_size_);
+    int rc = os::reserve_space(fd_, file_size(), size - file_size());
     if (rc != FMRT_OK) return rc;
     file_size_ = size;
     return FMRT_OK;
@@ -203,7 +203,7 @@ int Region::set_heap_end(uint64_t end) {
 
 int Region::sync() {
     if (readonly_ || scratch_) return FMRT_OK;
-    int rc = os::flush_mapping(base_, file_size_);
+    int rc = os::flush_mapping(base_, file_size());
     if (rc != FMRT_OK) return rc;
     return os::sync_file(fd_);
 }

@@ -9,6 +9,7 @@
 #ifndef FMRT_REGION_H
 #define FMRT_REGION_H
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -39,8 +40,8 @@ public:
 
     uint8_t *base() const { return base_; }
     uint64_t heap_start() const { return kHeapStart; }
-    uint64_t heap_end() const { return heap_end_; }
-    uint64_t file_size() const { return file_size_; }
+    uint64_t heap_end() const { return heap_end_.load(std::memory_order_acquire); }
+    uint64_t file_size() const { return file_size_.load(std::memory_order_acquire); }
     uint64_t reserved() const { return reserved_; }
     bool writable() const { return !readonly_; }
     bool scratch() const { return scratch_; }
@@ -89,8 +90,9 @@ private:
     bool opened_dirty_ = false;
     uint8_t *base_ = nullptr;
     uint64_t reserved_ = 0;
-    uint64_t file_size_ = 0;
-    uint64_t heap_end_ = 0;
+    // Written under the page allocator's lock, read anywhere.
+    std::atomic<uint64_t> file_size_{0};
+    std::atomic<uint64_t> heap_end_{0};
     Superblock sb_{};
     std::mutex sb_mu_;  // serialises superblock writes
 };

@@ -77,9 +77,17 @@ inline void *Runtime::malloc(size_t size) {
 
 inline int Runtime::free(void *p) {
     uint64_t span = 0;
-    const int cls = heap_->classify(p, &span);
+    const int cls = heap_->classify(p, &span, false);
     if (__builtin_expect(cls >= 0 && cls < static_cast<int>(kNumClasses), 1)) {
         ThreadCache *tc = thread_cache(*heap_);
+        // classify() proved p is a slot of a mapped run, so reading it is safe.
+        if (__builtin_expect(static_cast<const uint64_t *>(p)[1] == g_freed_key, 0)) {
+            // Looks freed already: free only a slot that is marked and not
+            // already in this thread's cache.
+            if (!heap_->slot_marked(p) || (tc != nullptr && tc->holds(static_cast<uint32_t>(cls), p))) {
+                return fail(FMRT_EINVAL, "%p was already freed", p);
+            }
+        }
         if (tc != nullptr) {
             tc->free(static_cast<uint32_t>(cls), p);
         } else {

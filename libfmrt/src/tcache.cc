@@ -5,7 +5,15 @@
 #include <mutex>
 #include <vector>
 
+#include "platform.h"
+
 namespace fmrt {
+
+uint64_t g_freed_key = [] {
+    uint64_t k = 0;
+    os::random_bytes(&k, sizeof k);
+    return k | 1;
+}();
 
 thread_local uint64_t t_cache_heap_id __attribute__((tls_model("initial-exec"))) = 0;
 thread_local ThreadCache *t_cache __attribute__((tls_model("initial-exec"))) = nullptr;
@@ -70,17 +78,23 @@ void *ThreadCache::refill(uint32_t cls) {
     if (n == 0) return nullptr;
     b.head = *static_cast<void **>(head);
     b.count.store(n - 1, std::memory_order_relaxed);
+    static_cast<uint64_t *>(head)[1] = 0;
     return head;
 }
 
 void ThreadCache::spill(uint32_t cls, uint32_t n) {
     Bin &b = bins_[cls];
-    void *head = b.head;
-    void *last = head;
-    for (uint32_t i = 1; i < n; ++i) last = *static_cast<void **>(last);
-    b.head = *static_cast<void **>(last);
+    b.head = heap->return_slots(cls, b.head, n);
     b.count.store(b.count.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
-    heap->return_slots(cls, head, n);
+}
+
+bool ThreadCache::holds(uint32_t cls, const void *p) const {
+    const void *q = bins_[cls].head;
+    for (uint32_t n = bins_[cls].count.load(std::memory_order_relaxed); q != nullptr && n > 0; --n) {
+        if (q == p) return true;
+        q = *static_cast<void *const *>(q);
+    }
+    return false;
 }
 
 void ThreadCache::flush() {

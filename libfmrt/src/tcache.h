@@ -19,6 +19,12 @@
 
 namespace fmrt {
 
+// Written into the second word of every slot a thread cache holds (every
+// slot is at least 16 bytes) and cleared when the slot is handed out, as
+// glibc's tcache does: a free() that finds it suspects a double free and
+// checks properly, everyone else pays nothing.
+extern uint64_t g_freed_key;
+
 class ThreadCache {
 public:
     explicit ThreadCache(Heap *heap);
@@ -28,14 +34,19 @@ public:
         void *p = b.head;
         if (__builtin_expect(p != nullptr, 1)) {
             b.head = *static_cast<void **>(p);
+            static_cast<uint64_t *>(p)[1] = 0;  // no longer a freed slot
             b.count.store(b.count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
             return p;
         }
         return refill(cls);
     }
 
+    // True when `p` is already in this thread's cache for `cls`.
+    bool holds(uint32_t cls, const void *p) const;
+
     void free(uint32_t cls, void *p) {
         Bin &b = bins_[cls];
+        static_cast<uint64_t *>(p)[1] = g_freed_key;
         *static_cast<void **>(p) = b.head;
         b.head = p;
         uint32_t n = b.count.load(std::memory_order_relaxed) + 1;
