@@ -20,6 +20,10 @@ int fail_errno(int code, int err, const char *what);
 // already described the failure and only the code changes).
 int fail_keep(int code);
 
+// Sets the thread's last status to FMRT_OK (for calls whose NULL result is
+// documented as a success, such as realloc to size 0).
+void set_status_ok();
+
 const char *error_message();
 int last_status();
 

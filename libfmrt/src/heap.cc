@@ -21,6 +21,13 @@ inline uint64_t slot_mask(uint32_t slots, uint32_t w) {
     return (uint64_t{1} << (slots - first)) - 1;
 }
 
+// Data pages for `size` bytes, without overflow for any size_t.
+inline uint64_t pages_for(size_t size) {
+    uint64_t s = static_cast<uint64_t>(size);
+    uint64_t n = s / kPageSize + (s % kPageSize != 0);
+    return n == 0 ? 1 : n;
+}
+
 }  // namespace
 
 Heap::Heap(Region &region) : region_(region), pages_(region), id_(g_next_heap_id.fetch_add(1)) {}
@@ -151,7 +158,7 @@ void Heap::release_run(ClassState &cs, Run *r) {
     spare_runs_.push_back(r);
 }
 
-uint32_t Heap::take_slots(uint32_t cls, uint32_t want, void **head) {
+uint32_t Heap::take_slots(uint32_t cls, uint32_t want, void **head, std::atomic<uint32_t> *cached) {
     ClassState &cs = classes_[cls];
     std::lock_guard<std::mutex> lock(cs.mu);
     uint32_t got = 0;
@@ -191,21 +198,30 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, void **head) {
         if (r->used == r->slots || w >= words) list_remove(cs, r);
     }
     cs.used += got;
+    if (cached != nullptr) cached->store(cached->load(std::memory_order_relaxed) + got, std::memory_order_relaxed);
     *head = list;
     return got;
 }
 
-void *Heap::return_slots(uint32_t cls, void *head, uint32_t count) {
+void *Heap::return_slots(uint32_t cls, void *head, uint32_t count, std::atomic<uint32_t> *cached) {
     ClassState &cs = classes_[cls];
     std::lock_guard<std::mutex> lock(cs.mu);
     void *p = head;
+    uint32_t returned = 0;
     for (uint32_t i = 0; i < count && p != nullptr; ++i) {
         void *next = *static_cast<void **>(p);
         uint64_t off = region_.offset(p);
         Run *r = reinterpret_cast<Run *>(map_[off >> kPageShift]);
         uint64_t idx = ((off - r->data_off) * r->div_magic) >> 40;
         uint64_t *word = &r->hdr->bitmaps[idx >> 6];
-        store_word(word, load_word(word) & ~(uint64_t{1} << (idx & 63)));
+        const uint64_t bit = uint64_t{1} << (idx & 63);
+        const uint64_t bits = load_word(word);
+        if (!(bits & bit)) {  // never allocated: a stray free got this far
+            p = next;
+            continue;
+        }
+        store_word(word, bits & ~bit);
+        ++returned;
         if (!r->listed) list_push(cs, r);
         uint32_t w = static_cast<uint32_t>(idx >> 6);
         if (w < r->scan) r->scan = w;
@@ -217,14 +233,14 @@ void *Heap::return_slots(uint32_t cls, void *head, uint32_t count) {
         }
         p = next;
     }
-    cs.used -= count;
+    cs.used -= returned;
+    if (cached != nullptr) cached->store(cached->load(std::memory_order_relaxed) - count, std::memory_order_relaxed);
     return p;
 }
 
 void *Heap::alloc_large(size_t size, size_t align, bool zero) {
-    uint64_t data_pages = (static_cast<uint64_t>(size) + kPageSize - 1) / kPageSize;
-    if (data_pages == 0) data_pages = 1;
-    if (data_pages >= (uint64_t{1} << 32)) {
+    const uint64_t data_pages = pages_for(size);
+    if (data_pages >= (uint64_t{1} << 32) - 1) {
         fail(FMRT_ENOMEM, "allocation of %zu bytes is too large", size);
         return nullptr;
     }
@@ -260,8 +276,8 @@ void Heap::free_large(uint64_t span_off) {
 }
 
 bool Heap::resize_large(uint64_t span_off, size_t size) {
-    uint64_t data_pages = (static_cast<uint64_t>(size) + kPageSize - 1) / kPageSize;
-    if (data_pages == 0) data_pages = 1;
+    const uint64_t data_pages = pages_for(size);
+    if (data_pages >= (uint64_t{1} << 32) - 1) return false;
     uint64_t old = large_usable(span_off);
     bool zeroed_tail = false;
     if (pages_.resize(span_off, data_pages + 1, &zeroed_tail) != FMRT_OK) return false;
@@ -270,13 +286,6 @@ bool Heap::resize_large(uint64_t span_off, size_t size) {
     large_bytes_.fetch_add(now - old, std::memory_order_relaxed);  // modular: also right when shrinking
     large_span_bytes_.fetch_add(now - old, std::memory_order_relaxed);
     return true;
-}
-
-bool Heap::slot_marked(const void *p) const {
-    const uint64_t off = region_.offset(p);
-    const Run *r = reinterpret_cast<const Run *>(__atomic_load_n(&map_[off >> kPageShift], __ATOMIC_ACQUIRE));
-    const uint64_t idx = ((off - r->data_off) * r->div_magic) >> 40;
-    return (load_word(&r->hdr->bitmaps[idx >> 6]) >> (idx & 63)) & 1;
 }
 
 int Heap::classify(const void *p, uint64_t *span_off, bool check_live) const {
@@ -299,17 +308,19 @@ int Heap::classify(const void *p, uint64_t *span_off, bool check_live) const {
     return static_cast<int>(r->cls);
 }
 
-HeapCounts Heap::counts() {
+HeapCounts Heap::counts(const std::function<void()> &with_locks_held) {
     HeapCounts c;
+    for (uint32_t cls = 0; cls < kNumClasses; ++cls) classes_[cls].mu.lock();
+    if (with_locks_held) with_locks_held();
     for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
         ClassState &cs = classes_[cls];
-        std::lock_guard<std::mutex> lock(cs.mu);
         const RunLayout &l = run_layout(cls);
         c.live_small += cs.used;
         c.small_bytes += cs.used * l.slot_size;
         c.small_free_bytes += (cs.runs * l.slots - cs.used) * l.slot_size;
         c.run_bytes += cs.runs * l.pages * kPageSize;
     }
+    for (uint32_t cls = kNumClasses; cls-- > 0;) classes_[cls].mu.unlock();
     c.live_large = live_large_.load();
     c.large_bytes = large_bytes_.load();
     c.large_span_bytes = large_span_bytes_.load();

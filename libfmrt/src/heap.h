@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -79,10 +80,15 @@ public:
     // Takes up to `want` free slots of class `cls`, marks them allocated and
     // links them through their first word; returns the count (0 on failure,
     // with the error recorded).
-    uint32_t take_slots(uint32_t cls, uint32_t want, void **head);
-    // Marks `count` slots linked from `head` free again; returns the node
-    // that followed the last one.
-    void *return_slots(uint32_t cls, void *head, uint32_t count);
+    // `cached`, when given, is the receiving thread cache's count for the
+    // class, raised under the class lock so that statistics never see the
+    // slots in neither or both places.
+    uint32_t take_slots(uint32_t cls, uint32_t want, void **head, std::atomic<uint32_t> *cached = nullptr);
+    // Marks `count` slots linked from `head` free again (lowering `cached`
+    // under the lock); returns the node that followed the last one.  A slot
+    // whose bit is already clear is skipped, so a stray free cannot corrupt
+    // the counts.
+    void *return_slots(uint32_t cls, void *head, uint32_t count, std::atomic<uint32_t> *cached = nullptr);
 
     void *alloc_large(size_t size, size_t align, bool zero);
     void free_large(uint64_t span_off);
@@ -96,9 +102,10 @@ public:
     // cache miss on the run header, so the free path asks only when the
     // slot carries the freed-slot key).
     int classify(const void *p, uint64_t *span_off, bool check_live = true) const;
-    bool slot_marked(const void *p) const;
 
-    HeapCounts counts();
+    // A snapshot taken with every class lock held; `with_locks_held` runs
+    // inside it (statistics read the thread caches there).
+    HeapCounts counts(const std::function<void()> &with_locks_held = nullptr);
 
     // Thread caches attached to this heap (guarded by the global cache lock).
     std::vector<ThreadCache *> caches;

@@ -98,7 +98,7 @@ int PageAllocator::grow_locked(uint64_t pages) {
     }
     if (have >= pages) return FMRT_OK;
     const uint64_t need = (pages - have) * kPageSize;
-    const uint64_t limit = region_.reserved();
+    const uint64_t limit = region_.max_size();
     if (need > limit || end > limit - need) {
         return fail(FMRT_ENOMEM, "heap reached its maximum size (%llu bytes)",
                     static_cast<unsigned long long>(limit));
@@ -163,6 +163,10 @@ int PageAllocator::alloc(uint64_t pages, uint64_t align, uint64_t skew, SpanHead
     const uint64_t prefix = (a - off) / kPageSize;
     const uint64_t suffix = len - prefix - pages;
     const bool zeroed = (flags & kSpanZeroed) != 0;
+    // The stores below land inside the free span before its header changes;
+    // a zeroed span first drops its claim so no crash state overstates it.
+    // (The prefix and suffix keep the claim: their bodies stay untouched.)
+    if (zeroed) store_header(off, SpanHeader{SpanKind::kFree, 0, 0, static_cast<uint32_t>(len)});
     if (suffix != 0) {
         uint64_t s = a + pages * kPageSize;
         store_header(s, SpanHeader{SpanKind::kFree, 0, flags, static_cast<uint32_t>(suffix)});
@@ -238,7 +242,11 @@ int PageAllocator::resize(uint64_t off, uint64_t new_pages, bool *out_zeroed_tai
     if (it == by_off_.end() || it->second.pages < need) return FMRT_ENOMEM;
     const uint64_t rest = it->second.pages - need;
     const uint8_t flags = it->second.flags;
+    const uint32_t next_pages = it->second.pages;
     erase_free(it);
+    // As in alloc(): the remainder's header lands inside the neighbour
+    // before our header absorbs it, so a zeroed neighbour drops its claim.
+    if (flags & kSpanZeroed) store_header(next, SpanHeader{SpanKind::kFree, 0, 0, next_pages});
     if (rest != 0) {
         uint64_t s = next + need * kPageSize;
         store_header(s, SpanHeader{SpanKind::kFree, 0, flags, static_cast<uint32_t>(rest)});
@@ -246,8 +254,12 @@ int PageAllocator::resize(uint64_t off, uint64_t new_pages, bool *out_zeroed_tai
     }
     h.pages = static_cast<uint32_t>(new_pages);
     store_header(off, h);
-    // The absorbed free header word now lies inside our data.
-    *out_zeroed_tail = (flags & kSpanZeroed) != 0;
+    // The absorbed header word now lies inside our data; clear it so a
+    // zeroed neighbour really leaves zeros behind.
+    if (flags & kSpanZeroed) {
+        __atomic_store_n(static_cast<uint64_t *>(region_.ptr(next)), uint64_t{0}, __ATOMIC_RELEASE);
+        *out_zeroed_tail = true;
+    }
     return FMRT_OK;
 }
 

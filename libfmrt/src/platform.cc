@@ -196,15 +196,29 @@ int sync_directory(const std::string &dir) {
     return rc;
 }
 
-int map_file(void **out, int fd, uint64_t len, bool writable) {
+int map_file(void **out, int fd, uint64_t len, bool writable, uint64_t align) {
     *out = nullptr;
     if (inject_fault()) return fail(FMRT_ENOMEM, "mmap: injected fault");
-    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-    void *p = ::mmap(nullptr, len, prot, MAP_SHARED | MAP_NORESERVE, fd, 0);
-    if (p == MAP_FAILED) {
-        return fail(FMRT_ENOMEM, "mmap of %llu bytes: %s", static_cast<unsigned long long>(len),
-                    std::strerror(errno));
+    // Reserve len + align of address space, then place the file mapping on
+    // the aligned address inside it and give back the slack at both ends.
+    const uint64_t span = len + align;
+    void *r = ::mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED) {
+        return fail(FMRT_ENOMEM, "reserve %llu bytes of address space: %s",
+                    static_cast<unsigned long long>(span), std::strerror(errno));
     }
+    const uintptr_t start = reinterpret_cast<uintptr_t>(r);
+    const uintptr_t aligned = (start + align - 1) & ~(static_cast<uintptr_t>(align) - 1);
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    void *p = ::mmap(reinterpret_cast<void *>(aligned), len, prot, MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd, 0);
+    if (p == MAP_FAILED) {
+        int err = errno;
+        ::munmap(r, span);
+        return fail(FMRT_ENOMEM, "mmap of %llu bytes: %s", static_cast<unsigned long long>(len), std::strerror(err));
+    }
+    if (aligned > start) ::munmap(r, aligned - start);
+    const uintptr_t end = aligned + len;
+    if (start + span > end) ::munmap(reinterpret_cast<void *>(end), start + span - end);
     *out = p;
     return FMRT_OK;
 }

@@ -54,9 +54,11 @@ int reserve_space(int fd, uint64_t off, uint64_t len);
 int sync_file(int fd);
 int sync_directory(const std::string &dir);
 
-// Maps `len` bytes of the file from offset 0 (len may exceed the file size:
-// the address range stays reserved for growth).
-int map_file(void **out, int fd, uint64_t len, bool writable);
+// Maps `len` bytes of the file from offset 0 at an address that is a
+// multiple of `align` (a power of two), so file offsets aligned to it are
+// addresses aligned to it.  len may exceed the file size: the address
+// range stays reserved for growth.
+int map_file(void **out, int fd, uint64_t len, bool writable, uint64_t align = 4096);
 // Reserves `len` bytes of zero-filled anonymous memory, paid for only when
 // touched.
 int map_anonymous(void **out, uint64_t len);

@@ -76,7 +76,8 @@ int Region::load_superblock() {
         int code = (verdict[0] == FMRT_EVERSION || verdict[1] == FMRT_EVERSION) ? FMRT_EVERSION : FMRT_EFORMAT;
         // Re-run the check on a copy with that verdict so its text is the detail.
         check_superblock(copies[verdict[0] == code ? 0 : 1]);
-        return fail(code, "%s: %s", path_.c_str(), error_message());
+        const std::string detail = error_message();
+        return fail(code, "%s: %s", path_.c_str(), detail.c_str());
     }
     sb_ = copies[best];
     if (sb_.heap_end > size) {
@@ -89,9 +90,10 @@ int Region::load_superblock() {
 
 int Region::map(uint64_t max_size) {
     if (max_size == 0) max_size = kDefaultMaxSize;
-    reserved_ = round_up(std::max(max_size, heap_end()), uint64_t{1} << 21);
+    max_size_ = std::max(round_up(max_size, kPageSize), heap_end());
+    reserved_ = round_up(max_size_, uint64_t{1} << 21);
     void *p = nullptr;
-    int rc = os::map_file(&p, fd_, reserved_, !readonly_);
+    int rc = os::map_file(&p, fd_, reserved_, !readonly_, kMaxAlignment);
     if (rc != FMRT_OK) return rc;
     base_ = static_cast<uint8_t *>(p);
     return FMRT_OK;
@@ -140,7 +142,7 @@ int Region::format(uint64_t initial_size, uint64_t max_size) {
     if (max_size == 0) max_size = kDefaultMaxSize;
     uint64_t size = round_up(std::max(initial_size, kHeapStart + 16 * kPageSize), kPageSize);
     if (size > max_size) {
-        return fail(FMRT_EINVAL, "initial size %llu exceeds the maximum size %llu",
+        return fail(FMRT_ENOMEM, "initial size %llu exceeds the maximum size %llu",
                     static_cast<unsigned long long>(size), static_cast<unsigned long long>(max_size));
     }
     int rc = os::reserve_space(fd_, 0, size);
@@ -186,9 +188,9 @@ int Region::mark_open() {
 int Region::grow_file(uint64_t size) {
     if (readonly_) return fail(FMRT_EREADONLY, "the heap is read-only");
     if (size <= file_size()) return FMRT_OK;
-    if (size > reserved_) {
+    if (size > max_size_) {
         return fail(FMRT_ENOMEM, "heap reached its maximum size (%llu bytes)",
-                    static_cast<unsigned long long>(reserved_));
+                    static_cast<unsigned long long>(max_size_));
     }
     int rc = os::reserve_space(fd_, file_size(), size - file_size());
     if (rc != FMRT_OK) return rc;

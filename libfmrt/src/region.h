@@ -30,6 +30,9 @@ struct RegionParams {
 
 constexpr uint64_t kDefaultInitialSize = uint64_t{1} << 20;
 constexpr uint64_t kDefaultMaxSize = uint64_t{256} << 30;
+// The mapping starts on this boundary, so offsets aligned up to it are
+// addresses aligned up to it (fmrt_aligned_alloc's limit).
+constexpr uint64_t kMaxAlignment = uint64_t{1} << 30;
 
 class Region {
 public:
@@ -43,6 +46,8 @@ public:
     uint64_t heap_end() const { return heap_end_.load(std::memory_order_acquire); }
     uint64_t file_size() const { return file_size_.load(std::memory_order_acquire); }
     uint64_t reserved() const { return reserved_; }
+    // The file never grows past this (page multiple, <= reserved()).
+    uint64_t max_size() const { return max_size_; }
     bool writable() const { return !readonly_; }
     bool scratch() const { return scratch_; }
     bool opened_dirty() const { return opened_dirty_; }
@@ -90,6 +95,7 @@ private:
     bool opened_dirty_ = false;
     uint8_t *base_ = nullptr;
     uint64_t reserved_ = 0;
+    uint64_t max_size_ = 0;
     // Written under the page allocator's lock, read anywhere.
     std::atomic<uint64_t> file_size_{0};
     std::atomic<uint64_t> heap_end_{0};

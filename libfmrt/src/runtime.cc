@@ -43,7 +43,8 @@ int Runtime::open(fmrt_runtime **out, const char *path, const fmrt_options *opts
     if (scratch && readonly) return fail(FMRT_EINVAL, "a scratch runtime cannot be read-only");
     if (!scratch && (path == nullptr || *path == '\0')) return fail(FMRT_EINVAL, "fmrt_runtime_open: path is NULL or empty");
     if (o.max_size != 0 && o.initial_size > o.max_size) {
-        return fail(FMRT_EINVAL, "initial size exceeds the maximum size");
+        return fail(FMRT_ENOMEM, "initial size %llu exceeds the maximum size %llu",
+                    static_cast<unsigned long long>(o.initial_size), static_cast<unsigned long long>(o.max_size));
     }
 
     RegionParams p;
@@ -121,11 +122,13 @@ int Runtime::sync() {
 }
 
 int Runtime::stats(fmrt_stats *out) {
-    HeapCounts c = heap_->counts();
     uint64_t cached_slots = 0, cached_bytes = 0;
-    thread_cached_totals(*heap_, &cached_slots, &cached_bytes);
+    HeapCounts c;
+    with_cache_lock([&] {
+        c = heap_->counts([&] { thread_cached_totals(*heap_, &cached_slots, &cached_bytes); });
+    });
     fmrt_stats s = FMRT_STATS_INIT;
-    s.reserved_bytes = region_->reserved();
+    s.reserved_bytes = region_->max_size();
     s.mapped_bytes = region_->file_size();
     s.live_allocations = c.live_small - cached_slots + c.live_large;
     s.in_use_bytes = c.small_bytes - cached_bytes + c.large_bytes;
@@ -141,7 +144,9 @@ int Runtime::stats(fmrt_stats *out) {
 
 void *Runtime::alloc_small_uncached(uint32_t cls) {
     void *p = nullptr;
-    return heap_->take_slots(cls, 1, &p) == 1 ? p : nullptr;
+    if (heap_->take_slots(cls, 1, &p) != 1) return nullptr;
+    mark_handed_out(p);
+    return p;
 }
 
 void *Runtime::calloc(size_t n, size_t size) {
@@ -171,7 +176,7 @@ size_t Runtime::usable_size(const void *p) const {
     uint64_t span = 0;
     int cls = heap_->classify(p, &span);
     if (cls == kLargeClass) return heap_->large_usable(span);
-    if (cls >= 0) return run_layout(static_cast<uint32_t>(cls)).slot_size;
+    if (cls >= 0 && !carries_freed_key(p)) return run_layout(static_cast<uint32_t>(cls)).slot_size;
     return 0;
 }
 
@@ -179,12 +184,13 @@ void *Runtime::realloc(void *p, size_t size) {
     if (p == nullptr) return malloc(size);
     uint64_t span = 0;
     const int cls = heap_->classify(p, &span);
-    if (cls == kNotOurs) {
+    if (cls == kNotOurs || (cls != kLargeClass && carries_freed_key(p))) {
         fail(FMRT_EINVAL, "realloc: %p is not the start of a live allocation of this runtime", p);
         return nullptr;
     }
     if (size == 0) {
         free(p);
+        set_status_ok();
         return nullptr;
     }
     size_t old_usable;

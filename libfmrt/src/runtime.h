@@ -77,20 +77,19 @@ inline void *Runtime::malloc(size_t size) {
 
 inline int Runtime::free(void *p) {
     uint64_t span = 0;
-    const int cls = heap_->classify(p, &span, false);
+    // check_live: a slot-aligned pointer that was never handed out is refused
+    // too (it costs a look at the run's bitmap; worth it for a wild pointer).
+    const int cls = heap_->classify(p, &span, true);
     if (__builtin_expect(cls >= 0 && cls < static_cast<int>(kNumClasses), 1)) {
-        ThreadCache *tc = thread_cache(*heap_);
         // classify() proved p is a slot of a mapped run, so reading it is safe.
-        if (__builtin_expect(static_cast<const uint64_t *>(p)[1] == g_freed_key, 0)) {
-            // Looks freed already: free only a slot that is marked and not
-            // already in this thread's cache.
-            if (!heap_->slot_marked(p) || (tc != nullptr && tc->holds(static_cast<uint32_t>(cls), p))) {
-                return fail(FMRT_EINVAL, "%p was already freed", p);
-            }
+        if (__builtin_expect(carries_freed_key(p), 0)) {
+            return fail(FMRT_EINVAL, "%p is not allocated (double free?)", p);
         }
-        if (tc != nullptr) {
+        ThreadCache *tc = thread_cache(*heap_);
+        if (__builtin_expect(tc != nullptr, 1)) {
             tc->free(static_cast<uint32_t>(cls), p);
         } else {
+            mark_freed(p);
             *static_cast<void **>(p) = nullptr;
             heap_->return_slots(static_cast<uint32_t>(cls), p, 1);
         }

@@ -74,36 +74,25 @@ ThreadCache::ThreadCache(Heap *h) : heap(h), heap_id(h->id()) {
 void *ThreadCache::refill(uint32_t cls) {
     Bin &b = bins_[cls];
     void *head = nullptr;
-    uint32_t n = heap->take_slots(cls, std::max<uint32_t>(1, b.cap / 2), &head);
+    uint32_t n = heap->take_slots(cls, std::max<uint32_t>(1, b.cap / 2), &head, &b.count);
     if (n == 0) return nullptr;
     b.head = *static_cast<void **>(head);
-    b.count.store(n - 1, std::memory_order_relaxed);
-    static_cast<uint64_t *>(head)[1] = 0;
+    b.count.store(b.count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    mark_handed_out(head);
     return head;
 }
 
 void ThreadCache::spill(uint32_t cls, uint32_t n) {
     Bin &b = bins_[cls];
-    b.head = heap->return_slots(cls, b.head, n);
-    b.count.store(b.count.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
-}
-
-bool ThreadCache::holds(uint32_t cls, const void *p) const {
-    const void *q = bins_[cls].head;
-    for (uint32_t n = bins_[cls].count.load(std::memory_order_relaxed); q != nullptr && n > 0; --n) {
-        if (q == p) return true;
-        q = *static_cast<void *const *>(q);
-    }
-    return false;
+    b.head = heap->return_slots(cls, b.head, n, &b.count);
 }
 
 void ThreadCache::flush() {
     for (uint32_t c = 0; c < kNumClasses; ++c) {
         Bin &b = bins_[c];
         uint32_t n = b.count.load(std::memory_order_relaxed);
-        if (n != 0) heap->return_slots(c, b.head, n);
+        if (n != 0) heap->return_slots(c, b.head, n, &b.count);
         b.head = nullptr;
-        b.count.store(0, std::memory_order_relaxed);
     }
 }
 
@@ -152,8 +141,12 @@ void detach_thread_caches(Heap &heap) {
 }
 
 void thread_cached_totals(Heap &heap, uint64_t *slots, uint64_t *bytes) {
-    std::lock_guard<std::mutex> lock(g_cache_mu);
     for (const ThreadCache *c : heap.caches) c->cached(slots, bytes);
+}
+
+void with_cache_lock(const std::function<void()> &fn) {
+    std::lock_guard<std::mutex> lock(g_cache_mu);
+    fn();
 }
 
 }  // namespace fmrt

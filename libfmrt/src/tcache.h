@@ -13,17 +13,21 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 
 #include "format.h"
 #include "heap.h"
 
 namespace fmrt {
 
-// Written into the second word of every slot a thread cache holds (every
-// slot is at least 16 bytes) and cleared when the slot is handed out, as
-// glibc's tcache does: a free() that finds it suspects a double free and
-// checks properly, everyone else pays nothing.
+// Written into the second word of every slot when it is freed (every slot
+// is at least 16 bytes) and cleared on every path that hands a slot out, as
+// glibc's tcache does.  A slot carrying the key is therefore not allocated:
+// freeing it again is refused, whichever thread's cache holds it.
 extern uint64_t g_freed_key;
+inline void mark_freed(void *p) { static_cast<uint64_t *>(p)[1] = g_freed_key; }
+inline void mark_handed_out(void *p) { static_cast<uint64_t *>(p)[1] = 0; }
+inline bool carries_freed_key(const void *p) { return static_cast<const uint64_t *>(p)[1] == g_freed_key; }
 
 class ThreadCache {
 public:
@@ -34,19 +38,16 @@ public:
         void *p = b.head;
         if (__builtin_expect(p != nullptr, 1)) {
             b.head = *static_cast<void **>(p);
-            static_cast<uint64_t *>(p)[1] = 0;  // no longer a freed slot
+            mark_handed_out(p);
             b.count.store(b.count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
             return p;
         }
         return refill(cls);
     }
 
-    // True when `p` is already in this thread's cache for `cls`.
-    bool holds(uint32_t cls, const void *p) const;
-
     void free(uint32_t cls, void *p) {
         Bin &b = bins_[cls];
-        static_cast<uint64_t *>(p)[1] = g_freed_key;
+        mark_freed(p);
         *static_cast<void **>(p) = b.head;
         b.head = p;
         uint32_t n = b.count.load(std::memory_order_relaxed) + 1;
@@ -56,7 +57,8 @@ public:
 
     // Returns every cached slot to the heap.
     void flush();
-    // Slots and bytes held (read racily by statistics; exact when quiet).
+    // Slots and bytes held (exact while the heap's class locks are held and
+    // the owning thread is not inside malloc or free).
     void cached(uint64_t *slots, uint64_t *bytes) const;
 
     Heap *const heap;
@@ -92,6 +94,8 @@ inline ThreadCache *thread_cache(Heap &heap) {
 void detach_thread_caches(Heap &heap);
 // Slots and bytes held in all caches of `heap`.
 void thread_cached_totals(Heap &heap, uint64_t *slots, uint64_t *bytes);
+// Runs `fn` with the global cache lock held (caches cannot come or go).
+void with_cache_lock(const std::function<void()> &fn);
 
 }  // namespace fmrt
 
