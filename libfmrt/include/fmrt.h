@@ -230,24 +230,209 @@ FMRT_API void *fmrt_offset_to_ptr(const fmrt_runtime *rt, uint64_t offset);
  * ------------------------------------------------------------------------ */
 #define FMRT_STATS_VERSION 1
 
+/* Histogram rows: one per size class, then one for large allocations. */
+#define FMRT_STATS_CLASSES 64
+
 typedef struct fmrt_stats {
     unsigned int version;         /* set to FMRT_STATS_VERSION by the caller */
-    uint64_t reserved_bytes;      /* address space reserved (max size) */
+    uint64_t reserved_bytes;      /* the maximum size the file may grow to */
     uint64_t mapped_bytes;        /* current file size, all of it mapped */
     uint64_t in_use_bytes;        /* usable bytes of live allocations */
     uint64_t free_bytes;          /* heap bytes neither in use nor overhead */
     uint64_t live_allocations;    /* number of live allocations */
-    uint64_t largest_free_block;  /* largest allocation possible without growth */
+    uint64_t largest_free_block;  /* bytes of the largest free span */
     uint64_t overhead_bytes;      /* headers, bitmaps and slot rounding */
     int persistent;               /* 1 persistent, 0 scratch */
     int readonly;                 /* 1 when opened read-only */
+    double fragmentation;         /* 1 - largest_free_block / free span bytes
+                                     (0: all free space in one piece) */
+    uint64_t catalog_entries;     /* named entries */
+    uint64_t transient_allocations; /* live allocations flagged transient */
+    uint64_t reclaimed_at_open;   /* transient allocations reclaimed when opened */
+    int clean_last_close;         /* 1 when the file was closed cleanly before
+                                     this open (0 after a crash) */
+    uint32_t format_major;        /* on-disk format of the file */
+    uint32_t format_minor;
+    uint8_t uuid[16];             /* the file's identity, set at creation */
+    uint64_t created_unix_ns;     /* creation time */
+    uint32_t class_count;         /* rows used in the arrays below: size
+                                     classes, then one row for large */
+    uint32_t class_size[FMRT_STATS_CLASSES];     /* slot bytes; 0 for large */
+    uint64_t class_live[FMRT_STATS_CLASSES];     /* live allocations per row */
+    uint64_t class_bytes[FMRT_STATS_CLASSES];    /* usable bytes per row */
 } fmrt_stats;
 
-#define FMRT_STATS_INIT { FMRT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+#define FMRT_STATS_INIT \
+    { FMRT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0, 0, 0, 0, 0, 0, {0}, 0, 0, {0}, {0}, {0} }
 
 /* Fills *out (whose version field the caller set) with a consistent snapshot.
  * Returns 0, or FMRT_EINVAL for NULL, a bad handle or an unknown version. */
 FMRT_API int fmrt_runtime_stats(fmrt_stats *out, fmrt_runtime *rt);
+
+/* ------------------------------------------------------------------------
+ * Transient allocations: temporaries that must never outlive a crash.  A
+ * transient allocation behaves like any other, but whatever is still
+ * allocated and transient when the file is next opened read-write (after a
+ * crash, or a close that left it) is freed at that open.
+ * ------------------------------------------------------------------------ */
+
+#define FMRT_ALLOC_ZERO 0x1u      /* zero the memory, as calloc */
+#define FMRT_ALLOC_TRANSIENT 0x2u /* flag the allocation transient */
+
+/* The general allocator: `size` bytes aligned to `alignment` (0 or a power
+ * of two up to 1 GiB), with FMRT_ALLOC_* flags.  NULL on failure, as
+ * fmrt_malloc. */
+FMRT_API void *fmrt_alloc(fmrt_runtime *rt, size_t size, size_t alignment, unsigned int flags);
+
+/* Makes the allocation at p durable (transient = 0) or transient (1).
+ * A single atomic change in the file.  Returns 0, FMRT_EINVAL for a pointer
+ * that is not a live allocation of rt, FMRT_EREADONLY. */
+FMRT_API int fmrt_set_transient(fmrt_runtime *rt, void *p, int transient);
+
+/* 1 when p is a live transient allocation of rt, 0 when durable, or a
+ * negative status (FMRT_EINVAL) when p is not a live allocation. */
+FMRT_API int fmrt_is_transient(const fmrt_runtime *rt, const void *p);
+
+/* ------------------------------------------------------------------------
+ * The catalog: names for allocations, kept in the file.  A name is 1 to
+ * FMRT_NAME_MAX bytes of UTF-8 without NUL.  Each entry records an
+ * allocation (or none), a size, a user type tag and a metadata blob of any
+ * length.  Every change is committed by one atomic store after its record
+ * is complete, so a crash leaves each entry either as it was or as it was
+ * changed to; records carry checksums and a damaged one is reported, never
+ * used.  Changes are durable on disk after fmrt_runtime_sync or close.
+ * ------------------------------------------------------------------------ */
+
+#define FMRT_NAME_MAX 4096
+
+#define FMRT_ENTRY_VERSION 1
+
+/* One catalog entry.  `name` and `meta` point into the mapped file: valid
+ * until the entry is removed, replaced or renamed, or the runtime closes. */
+typedef struct fmrt_entry {
+    unsigned int version;     /* set to FMRT_ENTRY_VERSION by the caller */
+    const char *name;         /* NUL-terminated */
+    size_t name_len;          /* bytes, without the NUL */
+    void *ptr;                /* the allocation, or NULL */
+    uint64_t offset;          /* its offset (0 with ptr NULL) */
+    uint64_t size;            /* the size given at put */
+    uint32_t type;            /* the type tag given at put */
+    const void *meta;         /* metadata blob (NULL when meta_len is 0) */
+    size_t meta_len;
+    uint64_t created_unix_ns; /* when this entry was put (or renamed) */
+} fmrt_entry;
+
+#define FMRT_ENTRY_INIT { FMRT_ENTRY_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/* fmrt_catalog_put flags. */
+#define FMRT_PUT_REPLACE 0x1u      /* replace an entry of the same name */
+#define FMRT_PUT_FREE_REPLACED 0x2u /* and free the replaced entry's allocation
+                                      (unless it is the same allocation) */
+
+/* Names the allocation at p (NULL for an entry without one).  `size` (at
+ * most p's usable size; 0 when p is NULL), `type` and the `meta_len` bytes at
+ * `meta` are stored with it.  A transient allocation becomes durable.
+ * Returns 0, or FMRT_EINVAL (bad name, p not a live allocation of rt, size
+ * too big), FMRT_EEXISTS (name taken and no FMRT_PUT_REPLACE), FMRT_ENOMEM,
+ * FMRT_EREADONLY. */
+FMRT_API int fmrt_catalog_put(fmrt_runtime *rt, const char *name, void *p, uint64_t size,
+                              uint32_t type, const void *meta, size_t meta_len,
+                              unsigned int flags);
+
+/* Looks `name` up.  Returns 0 with *out filled, FMRT_ENOTFOUND, or
+ * FMRT_EINVAL (NULL arguments, bad name). */
+FMRT_API int fmrt_catalog_get(fmrt_entry *out, fmrt_runtime *rt, const char *name);
+
+/* fmrt_catalog_remove flags. */
+#define FMRT_REMOVE_FREE 0x1u /* also free the entry's allocation */
+
+/* Removes the entry.  Returns 0, FMRT_ENOTFOUND, FMRT_EINVAL,
+ * FMRT_EREADONLY. */
+FMRT_API int fmrt_catalog_remove(fmrt_runtime *rt, const char *name, unsigned int flags);
+
+/* Renames `from` to `to`, atomically: after a crash exactly one of the two
+ * names exists.  Flags: FMRT_PUT_REPLACE (and FMRT_PUT_FREE_REPLACED) to
+ * replace an entry named `to`.  Returns 0, FMRT_ENOTFOUND, FMRT_EEXISTS,
+ * FMRT_EINVAL, FMRT_ENOMEM, FMRT_EREADONLY. */
+FMRT_API int fmrt_catalog_rename(fmrt_runtime *rt, const char *from, const char *to,
+                                 unsigned int flags);
+
+/* Iteration in byte-wise name order: fills *out with the first entry whose
+ * name sorts after `after` (NULL: the first entry).  Returns 0, or
+ * FMRT_ENOTFOUND past the last entry.  Entries added or removed meanwhile
+ * are seen or not according to their names, never twice. */
+FMRT_API int fmrt_catalog_next(fmrt_entry *out, fmrt_runtime *rt, const char *after);
+
+/* The number of entries.  Returns 0 or FMRT_EINVAL. */
+FMRT_API int fmrt_catalog_count(uint64_t *out, fmrt_runtime *rt);
+
+/* ------------------------------------------------------------------------
+ * Verification and repair.
+ * ------------------------------------------------------------------------ */
+
+#define FMRT_REPORT_VERSION 1
+#define FMRT_REPORT_PROBLEMS 16
+
+/* One problem found: where and what. */
+typedef struct fmrt_problem {
+    uint64_t offset;  /* file offset the problem is at */
+    int code;         /* FMRT_EFORMAT for damage, FMRT_EINVAL for a record
+                         pointing at something that is not a live allocation */
+    char what[116];   /* one line of English */
+} fmrt_problem;
+
+typedef struct fmrt_report {
+    unsigned int version;        /* set to FMRT_REPORT_VERSION by the caller */
+    uint64_t file_bytes;         /* file size */
+    uint64_t heap_bytes;         /* heap_end - heap_start */
+    uint64_t spans;              /* spans walked */
+    uint64_t free_spans, free_bytes;
+    uint64_t runs;               /* small-object runs */
+    uint64_t small_allocations, small_bytes;
+    uint64_t large_allocations, large_bytes;
+    uint64_t transient_allocations;
+    uint64_t catalog_entries;    /* valid records reachable from the catalog */
+    uint64_t damaged_records;    /* records failing their checksum */
+    uint64_t unreachable_allocations; /* live, durable, named by no entry and
+                                         not catalog storage (not a problem:
+                                         C users may keep their own offsets) */
+    uint64_t unreachable_bytes;
+    uint64_t problems;           /* total problems found (0: healthy) */
+    uint64_t repairs;            /* changes made (or, for a dry run, that
+                                    would be made) */
+    int clean;                   /* 1 when the file was closed cleanly */
+    fmrt_problem first[FMRT_REPORT_PROBLEMS]; /* the first problems */
+} fmrt_report;
+
+#define FMRT_REPORT_INIT \
+    { FMRT_REPORT_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {{0, 0, {0}}} }
+
+/* Checks every invariant of an open runtime: span headers and the walk,
+ * the free index against the walk, run bitmaps against their counts, every
+ * catalog record's checksum and that it names a live allocation, and the
+ * totals.  Never writes.  Returns 0 when the check ran (out->problems says
+ * what it found), or FMRT_EINVAL. */
+FMRT_API int fmrt_runtime_verify(fmrt_report *out, fmrt_runtime *rt);
+
+/* The same check on a file, opened read-only (shared lock); works on files
+ * that fmrt_runtime_open refuses, and never writes, crashes or hangs
+ * whatever the file holds.  Returns 0 when the check ran, or FMRT_EFORMAT /
+ * FMRT_EVERSION when no valid superblock exists, FMRT_ENOTFOUND,
+ * FMRT_EBUSY, FMRT_EIO. */
+FMRT_API int fmrt_verify_path(fmrt_report *out, const char *path);
+
+/* fmrt_repair_path flags. */
+#define FMRT_REPAIR_APPLY 0x1u     /* make the changes (default: dry run) */
+#define FMRT_REPAIR_RECLAIM 0x2u   /* also free unreachable allocations */
+
+/* Repairs a file that is not open: rebuilds the span structure where
+ * headers are damaged (unknown ranges become free), joins free neighbours,
+ * clears impossible bitmap bits, drops damaged or dangling catalog records,
+ * frees transient allocations, and with FMRT_REPAIR_RECLAIM frees
+ * unreachable allocations.  Without FMRT_REPAIR_APPLY nothing is written and
+ * out->repairs counts what would change.  Returns as fmrt_verify_path (a
+ * read-write exclusive open). */
+FMRT_API int fmrt_repair_path(fmrt_report *out, const char *path, unsigned int flags);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,9 @@
 // The C boundary: every extern "C" function of fmrt.h lives here.  Each one
 // checks its handle, calls into the runtime and turns any C++ exception into
 // a status code, so no exception ever crosses into C.
+#include <cstring>
 #include <new>
+#include <string_view>
 
 #include "error.h"
 #include "fmrt.h"
@@ -168,6 +170,141 @@ FMRT_API uint64_t fmrt_ptr_to_offset(const fmrt_runtime *rt, const void *p) {
 FMRT_API void *fmrt_offset_to_ptr(const fmrt_runtime *rt, uint64_t offset) {
     if (!readable(rt)) return nullptr;
     return rt->to_pointer(offset);
+}
+
+FMRT_API void *fmrt_alloc(fmrt_runtime *rt, size_t size, size_t alignment, unsigned int flags) {
+    fmrt_runtime *w = writer(rt, "fmrt_alloc");
+    if (w == nullptr) return nullptr;
+    return guarded_ptr("fmrt_alloc", [&] { return w->alloc(size, alignment, flags); });
+}
+
+FMRT_API int fmrt_set_transient(fmrt_runtime *rt, void *p, int transient) {
+    fmrt_runtime *w = writer(rt, "fmrt_set_transient");
+    if (w == nullptr) return fmrt::last_status();
+    if (p == nullptr) return fail(FMRT_EINVAL, "fmrt_set_transient: pointer is NULL");
+    return guarded("fmrt_set_transient", [&] { return w->set_transient(p, transient != 0); });
+}
+
+FMRT_API int fmrt_is_transient(const fmrt_runtime *rt, const void *p) {
+    if (!readable(rt)) return fail(FMRT_EINVAL, "fmrt_is_transient: not an open runtime");
+    if (p == nullptr) return fail(FMRT_EINVAL, "fmrt_is_transient: pointer is NULL");
+    return rt->is_transient(p);
+}
+
+// ---- Catalog ---------------------------------------------------------------
+
+namespace {
+
+int check_entry_out(const fmrt_entry *out, const char *what) {
+    if (out == nullptr) return fail(FMRT_EINVAL, "%s: out is NULL", what);
+    if (out->version < 1 || out->version > FMRT_ENTRY_VERSION) {
+        return fail(FMRT_EINVAL, "%s: unknown entry version %u", what, out->version);
+    }
+    return FMRT_OK;
+}
+
+int check_name(const char *name, const char *what) {
+    if (name == nullptr) return fail(FMRT_EINVAL, "%s: name is NULL", what);
+    return FMRT_OK;
+}
+
+std::string_view bounded(const char *name) {
+    // Names longer than the limit are refused without reading them whole.
+    size_t n = strnlen(name, FMRT_NAME_MAX + 1);
+    return std::string_view(name, n);
+}
+
+}  // namespace
+
+FMRT_API int fmrt_catalog_put(fmrt_runtime *rt, const char *name, void *p, uint64_t size, uint32_t type,
+                              const void *meta, size_t meta_len, unsigned int flags) {
+    fmrt_runtime *w = writer(rt, "fmrt_catalog_put");
+    if (w == nullptr) return fmrt::last_status();
+    if (int rc = check_name(name, "fmrt_catalog_put")) return rc;
+    if (flags & ~(FMRT_PUT_REPLACE | FMRT_PUT_FREE_REPLACED)) return fail(FMRT_EINVAL, "fmrt_catalog_put: unknown flags");
+    return guarded("fmrt_catalog_put", [&] {
+        return w->catalog().put(bounded(name), p, size, type, meta, meta_len, flags);
+    });
+}
+
+FMRT_API int fmrt_catalog_get(fmrt_entry *out, fmrt_runtime *rt, const char *name) {
+    if (int rc = check_entry_out(out, "fmrt_catalog_get")) return rc;
+    if (!readable(rt)) return fail(FMRT_EINVAL, "fmrt_catalog_get: not an open runtime");
+    if (int rc = check_name(name, "fmrt_catalog_get")) return rc;
+    return guarded("fmrt_catalog_get", [&] {
+        fmrt::CatalogEntry e;
+        int rc = rt->catalog().get(bounded(name), &e);
+        if (rc == FMRT_OK) rt->to_public(e, out);
+        return rc;
+    });
+}
+
+FMRT_API int fmrt_catalog_remove(fmrt_runtime *rt, const char *name, unsigned int flags) {
+    fmrt_runtime *w = writer(rt, "fmrt_catalog_remove");
+    if (w == nullptr) return fmrt::last_status();
+    if (int rc = check_name(name, "fmrt_catalog_remove")) return rc;
+    if (flags & ~FMRT_REMOVE_FREE) return fail(FMRT_EINVAL, "fmrt_catalog_remove: unknown flags");
+    return guarded("fmrt_catalog_remove", [&] { return w->catalog().remove(bounded(name), flags); });
+}
+
+FMRT_API int fmrt_catalog_rename(fmrt_runtime *rt, const char *from, const char *to, unsigned int flags) {
+    fmrt_runtime *w = writer(rt, "fmrt_catalog_rename");
+    if (w == nullptr) return fmrt::last_status();
+    if (int rc = check_name(from, "fmrt_catalog_rename")) return rc;
+    if (int rc = check_name(to, "fmrt_catalog_rename")) return rc;
+    if (flags & ~(FMRT_PUT_REPLACE | FMRT_PUT_FREE_REPLACED)) return fail(FMRT_EINVAL, "fmrt_catalog_rename: unknown flags");
+    return guarded("fmrt_catalog_rename", [&] { return w->catalog().rename(bounded(from), bounded(to), flags); });
+}
+
+FMRT_API int fmrt_catalog_next(fmrt_entry *out, fmrt_runtime *rt, const char *after) {
+    if (int rc = check_entry_out(out, "fmrt_catalog_next")) return rc;
+    if (!readable(rt)) return fail(FMRT_EINVAL, "fmrt_catalog_next: not an open runtime");
+    return guarded("fmrt_catalog_next", [&] {
+        fmrt::CatalogEntry e;
+        int rc = rt->catalog().next(after, &e);
+        if (rc == FMRT_OK) rt->to_public(e, out);
+        return rc;
+    });
+}
+
+FMRT_API int fmrt_catalog_count(uint64_t *out, fmrt_runtime *rt) {
+    if (out == nullptr) return fail(FMRT_EINVAL, "fmrt_catalog_count: out is NULL");
+    if (!readable(rt)) return fail(FMRT_EINVAL, "fmrt_catalog_count: not an open runtime");
+    *out = rt->catalog().count();
+    return FMRT_OK;
+}
+
+// ---- Verification and repair -------------------------------------------------
+
+namespace {
+
+int check_report_out(const fmrt_report *out, const char *what) {
+    if (out == nullptr) return fail(FMRT_EINVAL, "%s: out is NULL", what);
+    if (out->version < 1 || out->version > FMRT_REPORT_VERSION) {
+        return fail(FMRT_EINVAL, "%s: unknown report version %u", what, out->version);
+    }
+    return FMRT_OK;
+}
+
+}  // namespace
+
+FMRT_API int fmrt_runtime_verify(fmrt_report *out, fmrt_runtime *rt) {
+    if (int rc = check_report_out(out, "fmrt_runtime_verify")) return rc;
+    if (!fmrt::Runtime::is_open(rt)) return fail(FMRT_EINVAL, "fmrt_runtime_verify: not an open runtime");
+    return guarded("fmrt_runtime_verify", [&] { return rt->verify(out); });
+}
+
+FMRT_API int fmrt_verify_path(fmrt_report *out, const char *path) {
+    if (int rc = check_report_out(out, "fmrt_verify_path")) return rc;
+    if (path == nullptr) return fail(FMRT_EINVAL, "fmrt_verify_path: path is NULL");
+    return guarded("fmrt_verify_path", [&] { return fmrt::Runtime::verify_path(out, path); });
+}
+
+FMRT_API int fmrt_repair_path(fmrt_report *out, const char *path, unsigned int flags) {
+    if (int rc = check_report_out(out, "fmrt_repair_path")) return rc;
+    if (path == nullptr) return fail(FMRT_EINVAL, "fmrt_repair_path: path is NULL");
+    if (flags & ~(FMRT_REPAIR_APPLY | FMRT_REPAIR_RECLAIM)) return fail(FMRT_EINVAL, "fmrt_repair_path: unknown flags");
+    return guarded("fmrt_repair_path", [&] { return fmrt::Runtime::repair_path(out, path, flags); });
 }
 
 }  // extern "C"

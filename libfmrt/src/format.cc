@@ -69,6 +69,16 @@ bool decode_span(uint64_t offset, uint64_t word, SpanHeader *out) {
     return true;
 }
 
+uint64_t record_checksum(const CatalogRecord *r) {
+    const auto *start = reinterpret_cast<const uint8_t *>(r) + 16;
+    return XXH3_64bits(start, record_bytes(r->name_len, r->meta_len) - 16);
+}
+
+uint64_t table_check(const CatalogTable *t) {
+    uint64_t v[2] = {t->magic, t->capacity};
+    return XXH3_64bits(v, sizeof v);
+}
+
 namespace {
 
 // Class sizes: 16..128 by 16, then four steps per power of two to 64 KiB.

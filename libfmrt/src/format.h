@@ -109,12 +109,17 @@ struct RunLayout {
     uint64_t div_magic;    // slot index = (d * div_magic) >> 40 for d < run bytes
 };
 
-// Run header: word, then `bitmap_words` words of the allocated bitmap, then
-// as many of the transient bitmap.  Bit i is slot i.
+// Run header: word, then the allocated and transient bitmaps interleaved
+// word by word (allocated word w at bitmaps[2w], transient word w at
+// bitmaps[2w+1]), so the free path reads both from one cache line.  Bit b of
+// word w is slot 64w + b.  A transient bit is only ever set together with
+// its allocated bit.
 struct RunHeader {
     uint64_t word;
     uint64_t reserved[7];
-    uint64_t bitmaps[1];  // [0, w): allocated; [w, 2w): transient
+    uint64_t bitmaps[2];
+    uint64_t *alloc_word(uint64_t w) { return &bitmaps[2 * w]; }
+    uint64_t *transient_word(uint64_t w) { return &bitmaps[2 * w + 1]; }
 };
 constexpr uint32_t kRunBitmapOffset = 64;
 
@@ -124,6 +129,43 @@ uint32_t size_class_of(size_t size);  // size <= kMaxSmall
 // Slot index of byte distance `d` from the run's data start, exact for every
 // d below the run's size.
 inline uint64_t slot_index(const RunLayout &l, uint64_t d) { return (d * l.div_magic) >> 40; }
+
+// ---- Catalog -------------------------------------------------------------
+// The superblock's catalog_root is the offset of a slot table allocation; a
+// non-zero slot holds the offset of a record allocation.  A record is
+// complete and checksummed before the single store that puts it in a slot.
+constexpr uint64_t kTableMagic = 0x4241544354524d46ull;   // "FMRTCTAB"
+constexpr uint64_t kRecordMagic = 0x0043455254524d46ull;  // "FMRTREC\0"
+
+struct CatalogTable {
+    uint64_t magic;     // kTableMagic
+    uint64_t capacity;  // slots that follow
+    uint64_t check;     // XXH3-64 of magic and capacity
+    uint64_t reserved;
+    uint64_t slots[1];  // [capacity]; 0 = empty
+};
+constexpr uint64_t kTableHeaderBytes = 32;
+
+struct CatalogRecord {
+    uint64_t magic;          // kRecordMagic
+    uint64_t checksum;       // XXH3-64 of the bytes after this field (record_bytes)
+    uint64_t alloc_offset;   // the named allocation, 0 for none
+    uint64_t size;           // the size given at put
+    uint64_t created_unix_ns;
+    uint64_t seq;            // commit order: the larger wins a duplicate name
+    uint32_t type;           // user type tag
+    uint32_t name_len;       // bytes, without the NUL
+    uint64_t meta_len;       // metadata bytes after the name's NUL
+    // char name[name_len + 1]; uint8_t meta[meta_len];
+};
+constexpr uint64_t kRecordHeaderBytes = sizeof(CatalogRecord);
+static_assert(kRecordHeaderBytes == 64, "record layout is part of the format");
+
+inline uint64_t record_bytes(uint64_t name_len, uint64_t meta_len) {
+    return kRecordHeaderBytes + name_len + 1 + meta_len;
+}
+uint64_t record_checksum(const CatalogRecord *r);
+uint64_t table_check(const CatalogTable *t);
 
 }  // namespace fmrt
 

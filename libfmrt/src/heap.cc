@@ -66,6 +66,7 @@ Run *Heap::adopt_run(uint64_t off, uint32_t cls) {
     r->div_magic = l.div_magic;
     r->prev = r->next = nullptr;
     r->listed = false;
+    r->active = true;
     return r;
 }
 
@@ -82,6 +83,10 @@ int Heap::load() {
                             static_cast<unsigned long long>(off));
             }
             map_set(off + kPageSize, 1, static_cast<uintptr_t>(off) | 1);
+            if (h.flags & kSpanTransient) {
+                transient_spans_.push_back(off);
+                transient_large_.fetch_add(1, std::memory_order_relaxed);
+            }
             live_large_.fetch_add(1, std::memory_order_relaxed);
             large_bytes_.fetch_add((h.pages - 1) * kPageSize, std::memory_order_relaxed);
             large_span_bytes_.fetch_add(uint64_t{h.pages} * kPageSize, std::memory_order_relaxed);
@@ -93,15 +98,23 @@ int Heap::load() {
                         static_cast<unsigned long long>(off), h.pages, l.pages);
         }
         Run *r = adopt_run(off, h.size_class);
-        uint64_t *bm = r->hdr->bitmaps;
+        bool has_transient = false;
         for (uint32_t w = 0; w < l.bitmap_words; ++w) {
-            uint64_t bits = bm[w];
-            if (bits & ~slot_mask(l.slots, w)) {
+            uint64_t bits = *r->hdr->alloc_word(w);
+            uint64_t trans = *r->hdr->transient_word(w);
+            if ((bits | trans) & ~slot_mask(l.slots, w)) {
                 return fail(FMRT_EFORMAT, "run at offset %llu marks slots it does not have",
                             static_cast<unsigned long long>(off));
             }
             r->used += static_cast<uint32_t>(__builtin_popcountll(bits));
+            // A transient bit without its allocated bit is a crash between
+            // the two stores of a transient allocation: nothing to reclaim.
+            if (trans != 0) {
+                has_transient = true;
+                transient_small_.fetch_add(__builtin_popcountll(trans & bits), std::memory_order_relaxed);
+            }
         }
+        if (has_transient) transient_runs_.push_back(r);
         map_set(off, l.pages, reinterpret_cast<uintptr_t>(r));
         ClassState &cs = classes_[h.size_class];
         cs.runs++;
@@ -155,6 +168,7 @@ void Heap::release_run(ClassState &cs, Run *r) {
     map_set(r->off, run_layout(r->cls).pages, 0);
     pages_.free(r->off);
     std::lock_guard<std::mutex> lock(runs_mu_);
+    r->active = false;
     spare_runs_.push_back(r);
 }
 
@@ -171,12 +185,12 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, void **head, std::atomic<
             cs.empty_runs++;
         }
         if (r->used == 0) cs.empty_runs--;
-        uint64_t *bm = r->hdr->bitmaps;
         const uint32_t words = (r->slots + 63) / 64;
         uint8_t *data = static_cast<uint8_t *>(region_.ptr(r->data_off));
         uint32_t w = r->scan;
         for (; w < words && got < want; ++w) {
-            uint64_t bits = load_word(&bm[w]);
+            uint64_t *aw = r->hdr->alloc_word(w);
+            uint64_t bits = load_word(aw);
             uint64_t avail = ~bits & slot_mask(r->slots, w);
             if (avail == 0) continue;
             while (avail != 0 && got < want) {
@@ -185,11 +199,12 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, void **head, std::atomic<
                 bits |= uint64_t{1} << b;
                 void *p = data + static_cast<uint64_t>(w * 64 + b) * r->slot_size;
                 *static_cast<void **>(p) = list;
+                static_cast<uint64_t *>(p)[1] = freed_key();  // free until handed out
                 list = p;
                 ++got;
                 ++r->used;
             }
-            store_word(&bm[w], bits);
+            store_word(aw, bits);
             if (avail != 0) break;  // this word still has free slots
         }
         r->scan = w;
@@ -213,12 +228,17 @@ void *Heap::return_slots(uint32_t cls, void *head, uint32_t count, std::atomic<u
         uint64_t off = region_.offset(p);
         Run *r = reinterpret_cast<Run *>(map_[off >> kPageShift]);
         uint64_t idx = ((off - r->data_off) * r->div_magic) >> 40;
-        uint64_t *word = &r->hdr->bitmaps[idx >> 6];
+        uint64_t *word = r->hdr->alloc_word(idx >> 6);
         const uint64_t bit = uint64_t{1} << (idx & 63);
         const uint64_t bits = load_word(word);
         if (!(bits & bit)) {  // never allocated: a stray free got this far
             p = next;
             continue;
+        }
+        uint64_t *tword = r->hdr->transient_word(idx >> 6);
+        if (load_word(tword) & bit) {
+            store_word(tword, load_word(tword) & ~bit);
+            transient_small_.fetch_sub(1, std::memory_order_relaxed);
         }
         store_word(word, bits & ~bit);
         ++returned;
@@ -238,7 +258,7 @@ void *Heap::return_slots(uint32_t cls, void *head, uint32_t count, std::atomic<u
     return p;
 }
 
-void *Heap::alloc_large(size_t size, size_t align, bool zero) {
+void *Heap::alloc_large(size_t size, size_t align, bool zero, bool transient) {
     const uint64_t data_pages = pages_for(size);
     if (data_pages >= (uint64_t{1} << 32) - 1) {
         fail(FMRT_ENOMEM, "allocation of %zu bytes is too large", size);
@@ -247,13 +267,15 @@ void *Heap::alloc_large(size_t size, size_t align, bool zero) {
     uint64_t off = 0;
     bool zeroed = false;
     auto init = [&](uint64_t o, bool) { static_cast<LargeHeader *>(region_.ptr(o))->requested = size; };
-    if (pages_.alloc(data_pages + 1, align, kPageSize, SpanHeader{SpanKind::kLarge, 0, 0, 0}, init, &off,
+    const uint8_t flags = transient ? kSpanTransient : 0;
+    if (pages_.alloc(data_pages + 1, align, kPageSize, SpanHeader{SpanKind::kLarge, 0, flags, 0}, init, &off,
                      &zeroed) != FMRT_OK) {
         return nullptr;
     }
     void *data = region_.ptr(off + kPageSize);
     if (zero && !zeroed) std::memset(data, 0, data_pages * kPageSize);
     map_set(off + kPageSize, 1, static_cast<uintptr_t>(off) | 1);
+    if (transient) transient_large_.fetch_add(1, std::memory_order_relaxed);
     live_large_.fetch_add(1, std::memory_order_relaxed);
     large_bytes_.fetch_add(data_pages * kPageSize, std::memory_order_relaxed);
     large_span_bytes_.fetch_add((data_pages + 1) * kPageSize, std::memory_order_relaxed);
@@ -268,6 +290,7 @@ size_t Heap::large_usable(uint64_t span_off) const {
 
 void Heap::free_large(uint64_t span_off) {
     uint64_t usable = large_usable(span_off);
+    if (pages_.flags_at(span_off) & kSpanTransient) transient_large_.fetch_sub(1, std::memory_order_relaxed);
     map_set(span_off + kPageSize, 1, 0);
     live_large_.fetch_sub(1, std::memory_order_relaxed);
     large_bytes_.fetch_sub(usable, std::memory_order_relaxed);
@@ -288,7 +311,7 @@ bool Heap::resize_large(uint64_t span_off, size_t size) {
     return true;
 }
 
-int Heap::classify(const void *p, uint64_t *span_off, bool check_live) const {
+int Heap::classify(const void *p, uint64_t *span_off, bool check_live, bool *transient) const {
     if (!region_.in_reservation(p)) return kNotOurs;
     const uint64_t off = region_.offset(p);
     const uintptr_t e = __atomic_load_n(&map_[off >> kPageShift], __ATOMIC_ACQUIRE);
@@ -297,6 +320,11 @@ int Heap::classify(const void *p, uint64_t *span_off, bool check_live) const {
         const uint64_t s = e & ~uintptr_t{1};
         if (off != s + kPageSize) return kNotOurs;
         *span_off = s;
+        if (transient != nullptr) {
+            SpanHeader h;
+            decode_span(s, load_word(static_cast<uint64_t *>(region_.ptr(s))), &h);
+            *transient = (h.flags & kSpanTransient) != 0;
+        }
         return kLargeClass;
     }
     const Run *r = reinterpret_cast<const Run *>(e);
@@ -304,8 +332,138 @@ int Heap::classify(const void *p, uint64_t *span_off, bool check_live) const {
     const uint64_t d = off - r->data_off;
     const uint64_t idx = (d * r->div_magic) >> 40;
     if (idx >= r->slots || idx * r->slot_size != d) return kNotOurs;
-    if (check_live && !((load_word(&r->hdr->bitmaps[idx >> 6]) >> (idx & 63)) & 1)) return kNotOurs;
+    if (check_live && !((load_word(r->hdr->alloc_word(idx >> 6)) >> (idx & 63)) & 1)) return kNotOurs;
+    if (transient != nullptr) *transient = (load_word(r->hdr->transient_word(idx >> 6)) >> (idx & 63)) & 1;
     return static_cast<int>(r->cls);
+}
+
+void *Heap::take_transient_slot(uint32_t cls) {
+    ClassState &cs = classes_[cls];
+    std::lock_guard<std::mutex> lock(cs.mu);
+    Run *r = cs.partial;
+    if (r == nullptr) {
+        if ((r = new_run(cls)) == nullptr) return nullptr;
+        list_push(cs, r);
+        cs.empty_runs++;
+    }
+    const uint32_t words = (r->slots + 63) / 64;
+    for (uint32_t w = r->scan; w < words; ++w) {
+        uint64_t *aw = r->hdr->alloc_word(w);
+        uint64_t avail = ~load_word(aw) & slot_mask(r->slots, w);
+        if (avail == 0) continue;
+        const uint64_t bit = avail & (~avail + 1);
+        uint64_t *tw = r->hdr->transient_word(w);
+        store_word(tw, load_word(tw) | bit);
+        store_word(aw, load_word(aw) | bit);
+        if (r->used++ == 0) cs.empty_runs--;
+        cs.used++;
+        transient_small_.fetch_add(1, std::memory_order_relaxed);
+        r->scan = w;
+        if (r->used == r->slots) list_remove(cs, r);
+        const uint32_t slot = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bit));
+        return region_.ptr(r->data_off + uint64_t{slot} * r->slot_size);
+    }
+    list_remove(cs, r);  // counts disagreed with the bitmap: not a run to use
+    fail(FMRT_EINTERNAL, "run at offset %llu has no free slot", static_cast<unsigned long long>(r->off));
+    return nullptr;
+}
+
+void Heap::set_transient(const void *p, int cls, uint64_t span_off, bool transient) {
+    if (cls == kLargeClass) {
+        uint8_t f = pages_.flags_at(span_off);
+        uint8_t nf = transient ? (f | kSpanTransient) : (f & ~kSpanTransient);
+        if (nf == f) return;
+        pages_.set_flags(span_off, nf);
+        if (transient) transient_large_.fetch_add(1, std::memory_order_relaxed);
+        else transient_large_.fetch_sub(1, std::memory_order_relaxed);
+        return;
+    }
+    ClassState &cs = classes_[cls];
+    std::lock_guard<std::mutex> lock(cs.mu);
+    const uint64_t off = region_.offset(p);
+    Run *r = reinterpret_cast<Run *>(map_[off >> kPageShift]);
+    const uint64_t idx = ((off - r->data_off) * r->div_magic) >> 40;
+    uint64_t *tw = r->hdr->transient_word(idx >> 6);
+    const uint64_t bit = uint64_t{1} << (idx & 63);
+    const uint64_t t = load_word(tw);
+    if (((t & bit) != 0) == transient) return;
+    store_word(tw, transient ? (t | bit) : (t & ~bit));
+    if (transient) transient_small_.fetch_add(1, std::memory_order_relaxed);
+    else transient_small_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+uint64_t Heap::reclaim_transients() {
+    uint64_t reclaimed = 0;
+    for (uint64_t off : transient_spans_) {
+        if (pages_.flags_at(off) & kSpanTransient) {
+            free_large(off);
+            ++reclaimed;
+        }
+    }
+    transient_spans_.clear();
+    for (Run *r : transient_runs_) {
+        ClassState &cs = classes_[r->cls];
+        std::lock_guard<std::mutex> lock(cs.mu);
+        const uint32_t words = (r->slots + 63) / 64;
+        const bool was_full = r->used == r->slots;
+        for (uint32_t w = 0; w < words; ++w) {
+            uint64_t *aw = r->hdr->alloc_word(w), *tw = r->hdr->transient_word(w);
+            const uint64_t t = load_word(tw);
+            if (t == 0) continue;
+            const uint64_t a = load_word(aw);
+            const uint32_t n = static_cast<uint32_t>(__builtin_popcountll(t & a));
+            // Allocated bit first: a crash in between leaves a transient bit
+            // on a free slot, which the next load ignores.
+            store_word(aw, a & ~t);
+            store_word(tw, 0);
+            r->used -= n;
+            cs.used -= n;
+            transient_small_.fetch_sub(n, std::memory_order_relaxed);
+            reclaimed += n;
+            if (w < r->scan) r->scan = w;
+        }
+        if (was_full && r->used < r->slots) list_push(cs, r);
+        if (r->used == 0) cs.empty_runs++;
+    }
+    transient_runs_.clear();
+    return reclaimed;
+}
+
+void Heap::for_each_allocation(const std::function<void(uint64_t, uint64_t, bool)> &fn) {
+    for (uint32_t cls = 0; cls < kNumClasses; ++cls) classes_[cls].mu.lock();
+    std::vector<Run *> runs;
+    {
+        std::lock_guard<std::mutex> lock(runs_mu_);
+        runs = all_runs_;
+    }
+    for (Run *r : runs) {
+        if (!r->active) continue;
+        const uint32_t words = (r->slots + 63) / 64;
+        for (uint32_t w = 0; w < words; ++w) {
+            uint64_t a = load_word(r->hdr->alloc_word(w)), t = load_word(r->hdr->transient_word(w));
+            while (a != 0) {
+                uint32_t b = static_cast<uint32_t>(__builtin_ctzll(a));
+                a &= a - 1;
+                uint64_t slot = uint64_t{w} * 64 + b;
+                fn(r->data_off + slot * r->slot_size, r->slot_size, (t >> b) & 1);
+            }
+        }
+    }
+    for (uint32_t cls = kNumClasses; cls-- > 0;) classes_[cls].mu.unlock();
+    pages_.for_each_large([&](uint64_t off, uint32_t pages, uint8_t flags) {
+        fn(off + kPageSize, (uint64_t{pages} - 1) * kPageSize, (flags & kSpanTransient) != 0);
+    });
+}
+
+void Heap::with_all_locks(const std::function<void(uint64_t, uint64_t)> &fn) {
+    for (uint32_t cls = 0; cls < kNumClasses; ++cls) classes_[cls].mu.lock();
+    {
+        std::lock_guard<std::mutex> lock(pages_.mutex());
+        uint64_t used = 0;
+        for (uint32_t cls = 0; cls < kNumClasses; ++cls) used += classes_[cls].used;
+        fn(pages_.free_bytes_locked(), used);
+    }
+    for (uint32_t cls = kNumClasses; cls-- > 0;) classes_[cls].mu.unlock();
 }
 
 HeapCounts Heap::counts(const std::function<void()> &with_locks_held) {

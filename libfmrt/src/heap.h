@@ -44,6 +44,7 @@ struct Run {
     Run *prev = nullptr;     // in the class's list of runs with free slots
     Run *next = nullptr;
     bool listed = false;
+    bool active = false;     // describes a run now (false: in the spare pool)
 };
 
 // Class state shared by threads; padded so classes do not share lines.
@@ -54,6 +55,10 @@ struct alignas(64) ClassState {
     uint64_t runs = 0;
     uint64_t used = 0;        // sum of run used counts
 };
+
+// The key that marks a small slot as free while a thread cache holds it
+// (defined with the caches, tcache.cc).
+uint64_t freed_key();
 
 constexpr int kNotOurs = -1;
 constexpr int kLargeClass = 255;
@@ -71,8 +76,10 @@ public:
     Heap(const Heap &) = delete;
     Heap &operator=(const Heap &) = delete;
 
-    // Builds the RAM state from the file.  FMRT_EFORMAT on damage.
+    // Builds the RAM state from the file.  FMRT_EFORMAT on damage.  Writes
+    // nothing; apply_load_fixes() writes what a read-write open repairs.
     int load();
+    void apply_load_fixes() { pages_.apply_load_fixes(); }
 
     uint64_t id() const { return id_; }
     Region &region() { return region_; }
@@ -84,13 +91,16 @@ public:
     // class, raised under the class lock so that statistics never see the
     // slots in neither or both places.
     uint32_t take_slots(uint32_t cls, uint32_t want, void **head, std::atomic<uint32_t> *cached = nullptr);
+    // One slot marked allocated and transient (transient bit first, so a
+    // crash between the two stores leaves no durable leak).
+    void *take_transient_slot(uint32_t cls);
     // Marks `count` slots linked from `head` free again (lowering `cached`
     // under the lock); returns the node that followed the last one.  A slot
     // whose bit is already clear is skipped, so a stray free cannot corrupt
     // the counts.
     void *return_slots(uint32_t cls, void *head, uint32_t count, std::atomic<uint32_t> *cached = nullptr);
 
-    void *alloc_large(size_t size, size_t align, bool zero);
+    void *alloc_large(size_t size, size_t align, bool zero, bool transient = false);
     void free_large(uint64_t span_off);
     // Resizes a large allocation in place; false when it must move.
     bool resize_large(uint64_t span_off, size_t size);
@@ -101,7 +111,28 @@ public:
     // otherwise.  `check_live` also requires the slot's allocated bit (a
     // cache miss on the run header, so the free path asks only when the
     // slot carries the freed-slot key).
-    int classify(const void *p, uint64_t *span_off, bool check_live = true) const;
+    // `transient`, when given, receives the slot's or span's transient flag.
+    int classify(const void *p, uint64_t *span_off, bool check_live = true, bool *transient = nullptr) const;
+
+    // Sets or clears the transient flag of a live allocation (class of p as
+    // classify() gave it).
+    void set_transient(const void *p, int cls, uint64_t span_off, bool transient);
+    // Frees every allocation still flagged transient (writable open, after
+    // the catalog made what it names durable); returns how many.
+    uint64_t reclaim_transients();
+    uint64_t transient_count() const {
+        return transient_small_.load(std::memory_order_relaxed) + transient_large_.load(std::memory_order_relaxed);
+    }
+    // Visits every live allocation: offset of its data, usable bytes,
+    // transient flag (for verify's reachability count).
+    void for_each_allocation(const std::function<void(uint64_t off, uint64_t usable, bool transient)> &fn);
+    // Runs fn with every class lock and the page allocator's lock held, so
+    // the file's structure cannot change (verify).  fn gets the free span
+    // bytes and the sum of run used counts as RAM knows them.
+    void with_all_locks(const std::function<void(uint64_t free_span_bytes, uint64_t small_used)> &fn);
+    // Per-class live counts for statistics (caller holds every class lock,
+    // i.e. runs inside counts()).
+    uint64_t class_live_locked(uint32_t cls) const { return classes_[cls].used; }
 
     // A snapshot taken with every class lock held; `with_locks_held` runs
     // inside it (statistics read the thread caches there).
@@ -127,6 +158,10 @@ private:
     std::mutex runs_mu_;        // guards the descriptor pool
     std::vector<Run *> all_runs_, spare_runs_;
     std::atomic<uint64_t> live_large_{0}, large_bytes_{0}, large_span_bytes_{0};
+    std::atomic<uint64_t> transient_small_{0}, transient_large_{0};
+    // Found by load() for reclaim_transients().
+    std::vector<Run *> transient_runs_;
+    std::vector<uint64_t> transient_spans_;
 };
 
 }  // namespace fmrt

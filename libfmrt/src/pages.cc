@@ -75,13 +75,17 @@ int PageAllocator::load(const VisitFn &visit) {
         }
         off = next;
     }
-    // Only a file that passed the whole walk is written to.
-    if (region_.writable()) {
-        for (uint64_t m : merged) {
-            store_header(m, SpanHeader{SpanKind::kFree, 0, 0, by_off_[m].pages});
-        }
-    }
+    pending_joins_ = std::move(merged);
     return FMRT_OK;
+}
+
+void PageAllocator::apply_load_fixes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (uint64_t m : pending_joins_) {
+        auto it = by_off_.find(m);
+        if (it != by_off_.end()) store_header(m, SpanHeader{SpanKind::kFree, 0, 0, it->second.pages});
+    }
+    pending_joins_.clear();
 }
 
 int PageAllocator::grow_locked(uint64_t pages) {
@@ -261,6 +265,29 @@ int PageAllocator::resize(uint64_t off, uint64_t new_pages, bool *out_zeroed_tai
         *out_zeroed_tail = true;
     }
     return FMRT_OK;
+}
+
+void PageAllocator::set_flags(uint64_t off, uint8_t flags) {
+    std::lock_guard<std::mutex> lock(mu_);
+    SpanHeader h = header_at(off);
+    h.flags = flags;
+    store_header(off, h);
+}
+
+uint8_t PageAllocator::flags_at(uint64_t off) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return header_at(off).flags;
+}
+
+void PageAllocator::for_each_large(const std::function<void(uint64_t, uint32_t, uint8_t)> &fn) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t end = region_.heap_end();
+    for (uint64_t off = region_.heap_start(); off < end;) {
+        SpanHeader h = header_at(off);
+        if (h.pages == 0) break;  // cannot happen after a successful load
+        if (h.kind == SpanKind::kLarge) fn(off, h.pages, h.flags);
+        off += uint64_t{h.pages} * kPageSize;
+    }
 }
 
 uint64_t PageAllocator::free_bytes() const {

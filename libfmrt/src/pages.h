@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "format.h"
 #include "region.h"
@@ -31,9 +32,11 @@ public:
 
     explicit PageAllocator(Region &region) : region_(region) {}
 
-    // Walks the heap: indexes free spans (merging neighbours), calls `visit`
-    // for the others.  FMRT_EFORMAT on a damaged or overlapping header.
+    // Walks the heap: indexes free spans (joining neighbours in RAM), calls
+    // `visit` for the others.  FMRT_EFORMAT on a damaged or overlapping
+    // header.  Writes nothing; apply_load_fixes() writes the joins.
     int load(const VisitFn &visit);
+    void apply_load_fixes();
 
     // A span of `pages` pages with header `h` (pages filled in) placed so
     // that (offset + skew) is a multiple of `align` (a power of two).
@@ -47,6 +50,18 @@ public:
     // takes pages from a free neighbour or the file's end; FMRT_ENOMEM
     // (no detail recorded) when the neighbour is taken, so the caller moves.
     int resize(uint64_t off, uint64_t new_pages, bool *out_zeroed_tail);
+
+    // Rewrites the flags of the allocated span at `off` (one store).
+    void set_flags(uint64_t off, uint8_t flags);
+    uint8_t flags_at(uint64_t off) const;
+
+    // Calls fn(offset, pages, flags) for every large allocation, in file
+    // order, under the allocator's lock.
+    void for_each_large(const std::function<void(uint64_t, uint32_t, uint8_t)> &fn) const;
+
+    // For verify: hold the allocator still while the file is walked.
+    std::mutex &mutex() const { return mu_; }
+    uint64_t free_bytes_locked() const { return free_pages_ * kPageSize; }
 
     uint64_t free_bytes() const;
     uint64_t largest_free() const;
@@ -71,6 +86,7 @@ private:
     std::map<uint64_t, FreeSpan> by_off_;
     std::set<std::pair<uint64_t, uint64_t>> by_size_;  // (pages, offset)
     uint64_t free_pages_ = 0;
+    std::vector<uint64_t> pending_joins_;  // free spans that absorbed a neighbour in load()
 };
 
 }  // namespace fmrt

@@ -42,7 +42,17 @@ int Region::open_existing_file(const RegionParams &p) {
     int rc = os::open_existing(&fd_, p.path, !p.readonly);
     if (rc != FMRT_OK) return rc;
     if ((rc = os::lock_file(fd_, !p.readonly)) != FMRT_OK) return rc;
+    tolerant_ = p.tolerant;
     if ((rc = load_superblock()) != FMRT_OK) return rc;
+    if (p.tolerant) {
+        // Verify and repair never grow the file: map what exists.
+        heap_end_ = std::min<uint64_t>(heap_end(), file_size());
+        max_size_ = reserved_ = round_up(std::max(file_size(), kHeapStart), kPageSize);
+        void *m = nullptr;
+        if ((rc = os::map_file(&m, fd_, reserved_, !readonly_)) != FMRT_OK) return rc;
+        base_ = static_cast<uint8_t *>(m);
+        return FMRT_OK;
+    }
     uint64_t max = p.max_size ? p.max_size : sb_.max_size;
     if ((rc = map(max)) != FMRT_OK) return rc;
     opened_dirty_ = (sb_.flags & kSbDirty) != 0;
@@ -80,7 +90,7 @@ int Region::load_superblock() {
         return fail(code, "%s: %s", path_.c_str(), detail.c_str());
     }
     sb_ = copies[best];
-    if (sb_.heap_end > size) {
+    if (sb_.heap_end > size && !tolerant_) {
         return fail(FMRT_EFORMAT, "%s: file truncated (%llu bytes, heap needs %llu)", path_.c_str(),
                     static_cast<unsigned long long>(size), static_cast<unsigned long long>(sb_.heap_end));
     }
@@ -170,6 +180,10 @@ int Region::format(uint64_t initial_size, uint64_t max_size) {
 
 int Region::write_superblock(uint64_t flags) {
     std::lock_guard<std::mutex> lock(sb_mu_);
+    return write_superblock_locked(flags);
+}
+
+int Region::write_superblock_locked(uint64_t flags) {
     Superblock next = sb_;
     next.generation = sb_.generation + 1;
     next.heap_end = heap_end();
@@ -196,6 +210,13 @@ int Region::grow_file(uint64_t size) {
     if (rc != FMRT_OK) return rc;
     file_size_ = size;
     return FMRT_OK;
+}
+
+int Region::set_catalog_root(uint64_t off) {
+    if (readonly_) return fail(FMRT_EREADONLY, "the heap is read-only");
+    std::lock_guard<std::mutex> lock(sb_mu_);
+    sb_.catalog_root = off;
+    return write_superblock_locked(sb_.flags);
 }
 
 int Region::set_heap_end(uint64_t end) {

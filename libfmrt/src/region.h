@@ -26,6 +26,8 @@ struct RegionParams {
     bool readonly = false;
     uint64_t initial_size = 0;  // 0: default
     uint64_t max_size = 0;      // 0: stored value or default
+    // Verify and repair: accept a truncated file and map only what exists.
+    bool tolerant = false;
 };
 
 constexpr uint64_t kDefaultInitialSize = uint64_t{1} << 20;
@@ -68,6 +70,13 @@ public:
     // Makes the file at least `size` bytes (disk blocks reserved), for a
     // heap end to come.  FMRT_ENOMEM past the reservation or on a full disk.
     int grow_file(uint64_t size);
+    // Records a new catalog table in the superblock (the commit point of a
+    // table growth).
+    int set_catalog_root(uint64_t off);
+    // Writes `word` at file offset `off` (repair's structural fixes).
+    void store_word(uint64_t off, uint64_t word) {
+        __atomic_store_n(static_cast<uint64_t *>(ptr(off)), word, __ATOMIC_RELEASE);
+    }
     // Records a new heap end in the superblock (the spans up to it must
     // already be written).
     int set_heap_end(uint64_t end);
@@ -87,12 +96,14 @@ private:
     int map(uint64_t max_size);
     int format(uint64_t initial_size, uint64_t max_size);
     int write_superblock(uint64_t flags);
+    int write_superblock_locked(uint64_t flags);
 
     std::string path_;
     int fd_ = -1;
     bool readonly_ = false;
     bool scratch_ = false;
     bool opened_dirty_ = false;
+    bool tolerant_ = false;
     uint8_t *base_ = nullptr;
     uint64_t reserved_ = 0;
     uint64_t max_size_ = 0;

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "platform.h"
+#include "verify.h"
 
 namespace fmrt {
 namespace {
@@ -19,6 +20,29 @@ std::unordered_set<const Runtime *> &registry() {
 
 bool is_pow2(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
+// The catalog's view of the heap.
+class RuntimeCatalogHeap final : public CatalogHeap {
+public:
+    explicit RuntimeCatalogHeap(Runtime &rt) : rt_(rt) {}
+    void *alloc_transient(size_t size) override { return rt_.alloc(size, 0, FMRT_ALLOC_TRANSIENT); }
+    void release(void *p) override { rt_.free(p); }
+    void set_transient(void *p, bool transient) override { rt_.set_transient(p, transient); }
+    bool live(const void *p, uint64_t *usable, bool *transient) const override {
+        uint64_t span = 0;
+        const int cls = rt_.heap().classify(p, &span, true, transient);
+        if (cls == kLargeClass) {
+            *usable = rt_.heap().large_usable(span);
+            return true;
+        }
+        if (cls < 0 || carries_freed_key(p)) return false;
+        *usable = run_layout(static_cast<uint32_t>(cls)).slot_size;
+        return true;
+    }
+
+private:
+    Runtime &rt_;
+};
+
 }  // namespace
 
 bool Runtime::is_open(const Runtime *rt) {
@@ -27,6 +51,11 @@ bool Runtime::is_open(const Runtime *rt) {
 }
 
 int Runtime::open(fmrt_runtime **out, const char *path, const fmrt_options *opts) {
+    return open_impl(out, path, opts, false, nullptr);
+}
+
+int Runtime::open_impl(fmrt_runtime **out, const char *path, const fmrt_options *opts, bool repair,
+                       uint64_t *repairs) {
     if (out == nullptr) return fail(FMRT_EINVAL, "fmrt_runtime_open: out is NULL");
     *out = nullptr;
     fmrt_options o = FMRT_OPTIONS_INIT;
@@ -60,10 +89,37 @@ int Runtime::open(fmrt_runtime **out, const char *path, const fmrt_options *opts
     if (rc != FMRT_OK) return rc;
     rt->writable_ = !readonly;
     rt->heap_.reset(new Heap(*rt->region_));
+    rt->catalog_heap_.reset(new RuntimeCatalogHeap(*rt));
+    rt->catalog_.reset(new Catalog(*rt->region_, *rt->catalog_heap_));
     // Nothing is written to the file before it has been fully checked, so a
     // refused file is left exactly as it was.
     if ((rc = rt->heap_->load()) != FMRT_OK) return rc;
-    if ((rc = rt->region_->mark_open()) != FMRT_OK) return rc;
+    CatalogScan scan;
+    if ((rc = rt->catalog_->load(&scan, repair)) != FMRT_OK) return rc;
+    if (repair && rt->region_->superblock().catalog_root != 0 && !scan.problems.empty() &&
+        scan.problems.front().second == "catalog table damaged") {
+        // Records are self-describing: find the valid ones and index them anew.
+        std::vector<uint64_t> found;
+        const CatalogHeap &ch = *rt->catalog_heap_;
+        rt->heap_->for_each_allocation([&](uint64_t off, uint64_t usable, bool transient) {
+            const auto *r = static_cast<const CatalogRecord *>(rt->region_->ptr(off));
+            uint64_t u = 0;
+            bool tr = false;
+            if (!transient && usable >= kRecordHeaderBytes && r->magic == kRecordMagic && record_valid(r, usable)) {
+                if (r->alloc_offset == 0 || ch.live(rt->region_->ptr(r->alloc_offset), &u, &tr)) found.push_back(off);
+            }
+        });
+        if ((rc = rt->catalog_->rebuild(found)) != FMRT_OK) return rc;
+        if (repairs) *repairs += 1 + found.size();
+    }
+    if (!readonly) {
+        rt->heap_->apply_load_fixes();
+        // Durability first (what committed entries name), then reclaim
+        // every transient allocation left by the previous process.
+        rt->catalog_->apply_load_fixes();
+        rt->reclaimed_at_open_ = rt->heap_->reclaim_transients();
+        if ((rc = rt->region_->mark_open()) != FMRT_OK) return rc;
+    }
     {
         std::lock_guard<std::mutex> lock(g_registry_mu);
         registry().insert(rt.get());
@@ -73,6 +129,174 @@ int Runtime::open(fmrt_runtime **out, const char *path, const fmrt_options *opts
 }
 
 Runtime::~Runtime() { magic_ = 0; }
+
+void *Runtime::alloc(size_t size, size_t alignment, unsigned flags) {
+    if (flags & ~(FMRT_ALLOC_ZERO | FMRT_ALLOC_TRANSIENT)) {
+        fail(FMRT_EINVAL, "fmrt_alloc: unknown flags 0x%x", flags);
+        return nullptr;
+    }
+    if (alignment != 0 && (!is_pow2(alignment) || alignment > kMaxAlignment)) {
+        fail(FMRT_EINVAL, "alignment %zu is not a power of two up to 1 GiB", alignment);
+        return nullptr;
+    }
+    const bool zero = (flags & FMRT_ALLOC_ZERO) != 0;
+    if (!(flags & FMRT_ALLOC_TRANSIENT)) {
+        if (alignment > 16) {
+            void *p = aligned_alloc(alignment, size);
+            if (p != nullptr && zero) std::memset(p, 0, size);
+            return p;
+        }
+        return zero ? calloc(1, size) : malloc(size);
+    }
+    // Transient: small slots are marked under their class lock, large spans
+    // carry the flag in their header from the first store.
+    if (size <= kMaxSmall && alignment <= 64) {
+        size_t s = alignment > 16 ? (std::max<size_t>(size, 64) + 63) & ~size_t{63} : size;
+        void *p = heap_->take_transient_slot(size_class_of(s));
+        if (p == nullptr) return nullptr;
+        mark_handed_out(p);
+        if (zero) std::memset(p, 0, size);
+        return p;
+    }
+    return heap_->alloc_large(size, alignment, zero, true);
+}
+
+int Runtime::set_transient(void *p, bool transient) {
+    uint64_t span = 0;
+    const int cls = heap_->classify(p, &span, true);
+    if (cls == kNotOurs || (cls != kLargeClass && carries_freed_key(p))) {
+        return fail(FMRT_EINVAL, "%p is not the start of a live allocation of this runtime", p);
+    }
+    heap_->set_transient(p, cls, span, transient);
+    return FMRT_OK;
+}
+
+int Runtime::is_transient(const void *p) const {
+    uint64_t span = 0;
+    bool transient = false;
+    const int cls = heap_->classify(p, &span, true, &transient);
+    if (cls == kNotOurs || (cls != kLargeClass && carries_freed_key(p))) {
+        return fail(FMRT_EINVAL, "%p is not the start of a live allocation of this runtime", p);
+    }
+    return transient ? 1 : 0;
+}
+
+int Runtime::verify(fmrt_report *out) {
+    fmrt_report rep = FMRT_REPORT_INIT;
+    VerifyResult res;
+    HeapImage img;
+    img.base = region_->base();
+    img.sb = region_->superblock();
+    VerifyOptions opts;
+    opts.is_cached_free = [this](uint64_t off) { return carries_freed_key(region_->ptr(off)); };
+    catalog_->with_lock([&] {
+        heap_->with_all_locks([&](uint64_t free_span_bytes, uint64_t small_used) {
+            img.file_size = region_->file_size();
+            img.sb = region_->superblock();
+            verify_image(img, opts, &rep, &res);
+            // The RAM indexes must agree with the walk (after joining free
+            // neighbours, which the walk does too).
+            if (free_span_bytes != rep.free_bytes) {
+                report_problem(&rep, 0, FMRT_EINTERNAL, "free index holds " + std::to_string(free_span_bytes) +
+                                                            " bytes, the walk finds " + std::to_string(rep.free_bytes));
+            }
+            if (small_used != rep.small_allocations + res.cached_free) {
+                report_problem(&rep, 0, FMRT_EINTERNAL, "run counts hold " + std::to_string(small_used) +
+                                                            " slots, the bitmaps " +
+                                                            std::to_string(rep.small_allocations + res.cached_free));
+            }
+        });
+    });
+    rep.version = out->version;
+    *out = rep;
+    return FMRT_OK;
+}
+
+int Runtime::verify_path(fmrt_report *out, const char *path) {
+    RegionParams p;
+    p.path = path;
+    p.create = false;
+    p.readonly = true;
+    p.tolerant = true;
+    std::unique_ptr<Region> region;
+    int rc = Region::open(&region, p);
+    if (rc != FMRT_OK) return rc;
+    HeapImage img{region->base(), region->file_size(), region->superblock()};
+    fmrt_report rep = FMRT_REPORT_INIT;
+    VerifyResult res;
+    verify_image(img, VerifyOptions{}, &rep, &res);
+    rep.version = out->version;
+    *out = rep;
+    return FMRT_OK;
+}
+
+int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
+    const bool apply = (flags & FMRT_REPAIR_APPLY) != 0;
+    fmrt_report rep = FMRT_REPORT_INIT;
+    VerifyResult res;
+    {
+        RegionParams p;
+        p.path = path;
+        p.create = false;
+        p.readonly = !apply;
+        p.tolerant = true;
+        std::unique_ptr<Region> region;
+        int rc = Region::open(&region, p);
+        if (rc != FMRT_OK) return rc;
+        HeapImage img{region->base(), region->file_size(), region->superblock()};
+        verify_image(img, VerifyOptions{}, &rep, &res);
+        if (flags & FMRT_REPAIR_RECLAIM) rep.repairs += res.unreachable.size();
+        if (apply) {
+            // Structure first, so that a normal open succeeds afterwards.
+            for (const Fix &f : res.fixes) {
+                uint64_t v = f.kind == Fix::kStore ? f.value : (*static_cast<uint64_t *>(region->ptr(f.off)) & f.value);
+                region->store_word(f.off, v);
+            }
+            for (uint64_t slot : res.bad_slots) region->store_word(slot, 0);
+            if (res.new_heap_end != img.sb.heap_end && (rc = region->set_heap_end(res.new_heap_end)) != FMRT_OK) {
+                return rc;
+            }
+            if ((rc = region->sync()) != FMRT_OK) return rc;
+        }
+    }
+    if (apply) {
+        // Then the catalog and the transient leftovers, through a runtime.
+        fmrt_runtime *rt = nullptr;
+        fmrt_options o = FMRT_OPTIONS_INIT;
+        o.flags = 0;
+        uint64_t extra = 0;
+        int rc = open_impl(&rt, path, &o, true, &extra);
+        if (rc != FMRT_OK) return rc;
+        if (flags & FMRT_REPAIR_RECLAIM) {
+            std::vector<uint64_t> keep;
+            rt->catalog_->referenced(&keep);
+            std::sort(keep.begin(), keep.end());
+            std::vector<void *> drop;
+            rt->heap_->for_each_allocation([&](uint64_t off, uint64_t, bool transient) {
+                if (!transient && !std::binary_search(keep.begin(), keep.end(), off)) drop.push_back(rt->region_->ptr(off));
+            });
+            for (void *q : drop) rt->free(q);
+        }
+        rc = rt->close();
+        if (rc != FMRT_OK) return rc;
+        rep.repairs += extra;
+    }
+    rep.version = out->version;
+    *out = rep;
+    return FMRT_OK;
+}
+
+void Runtime::to_public(const CatalogEntry &e, fmrt_entry *out) const {
+    out->name = e.name;
+    out->name_len = e.name_len;
+    out->offset = e.alloc_offset;
+    out->ptr = e.alloc_offset ? region_->ptr(e.alloc_offset) : nullptr;
+    out->size = e.size;
+    out->type = e.type;
+    out->meta = e.meta;
+    out->meta_len = e.meta_len;
+    out->created_unix_ns = e.created_unix_ns;
+}
 
 int Runtime::close() {
     {
@@ -110,6 +334,8 @@ int Runtime::release() {
 int Runtime::final_close() {
     detach_thread_caches(*heap_);
     int rc = writable_ ? region_->close_clean() : FMRT_OK;
+    catalog_.reset();
+    catalog_heap_.reset();
     heap_.reset();
     region_.reset();
     delete static_cast<fmrt_runtime *>(this);
@@ -123,11 +349,35 @@ int Runtime::sync() {
 
 int Runtime::stats(fmrt_stats *out) {
     uint64_t cached_slots = 0, cached_bytes = 0;
+    uint64_t cached_by_class[kNumClasses] = {};
+    uint64_t live_by_class[kNumClasses] = {};
     HeapCounts c;
     with_cache_lock([&] {
-        c = heap_->counts([&] { thread_cached_totals(*heap_, &cached_slots, &cached_bytes); });
+        c = heap_->counts([&] {
+            thread_cached_totals(*heap_, &cached_slots, &cached_bytes, cached_by_class);
+            for (uint32_t k = 0; k < kNumClasses; ++k) live_by_class[k] = heap_->class_live_locked(k);
+        });
     });
     fmrt_stats s = FMRT_STATS_INIT;
+    s.class_count = kNumClasses + 1;
+    for (uint32_t k = 0; k < kNumClasses; ++k) {
+        s.class_size[k] = run_layout(k).slot_size;
+        s.class_live[k] = live_by_class[k] - cached_by_class[k];
+        s.class_bytes[k] = s.class_live[k] * s.class_size[k];
+    }
+    s.class_size[kNumClasses] = 0;
+    s.class_live[kNumClasses] = c.live_large;
+    s.class_bytes[kNumClasses] = c.large_bytes;
+    const Superblock &sb = region_->superblock();
+    s.catalog_entries = catalog_->count();
+    s.transient_allocations = heap_->transient_count();
+    s.reclaimed_at_open = reclaimed_at_open_;
+    s.clean_last_close = region_->opened_dirty() ? 0 : 1;
+    s.format_major = sb.format_major;
+    s.format_minor = sb.format_minor;
+    std::memcpy(s.uuid, sb.uuid, sizeof s.uuid);
+    s.created_unix_ns = sb.created_unix_ns;
+    s.fragmentation = c.free_span_bytes ? 1.0 - static_cast<double>(c.largest_free) / static_cast<double>(c.free_span_bytes) : 0.0;
     s.reserved_bytes = region_->max_size();
     s.mapped_bytes = region_->file_size();
     s.live_allocations = c.live_small - cached_slots + c.live_large;
@@ -138,6 +388,7 @@ int Runtime::stats(fmrt_stats *out) {
     s.overhead_bytes = s.mapped_bytes > accounted ? s.mapped_bytes - accounted : 0;
     s.persistent = region_->scratch() ? 0 : 1;
     s.readonly = writable_ ? 0 : 1;
+    s.version = out->version;
     *out = s;
     return FMRT_OK;
 }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "catalog.h"
 #include "error.h"
 #include "fmrt.h"
 #include "heap.h"
@@ -24,6 +25,9 @@ constexpr uint32_t kLiveMagic = 0x464d5254;  // "FMRT"
 class Runtime {
 public:
     static int open(fmrt_runtime **out, const char *path, const fmrt_options *opts);
+    static int verify_path(fmrt_report *out, const char *path);
+    static int repair_path(fmrt_report *out, const char *path, unsigned flags);
+    int verify(fmrt_report *out);
 
     // Handle checks for the allocation paths: cheap, not a registry lookup.
     bool looks_live() const { return magic_ == kLiveMagic; }
@@ -38,6 +42,7 @@ public:
     static bool is_open(const Runtime *rt);
 
     void *malloc(size_t size);
+    void *alloc(size_t size, size_t alignment, unsigned flags);
     void *calloc(size_t n, size_t size);
     void *realloc(void *p, size_t size);
     void *aligned_alloc(size_t alignment, size_t size);
@@ -47,12 +52,26 @@ public:
     uint64_t to_offset(const void *p) const;
     void *to_pointer(uint64_t off) const;
 
+    int set_transient(void *p, bool transient);
+    int is_transient(const void *p) const;
+
+    Catalog &catalog() { return *catalog_; }
+    // Fills a public entry from a catalog entry.
+    void to_public(const CatalogEntry &e, fmrt_entry *out) const;
+
+    Region &region() { return *region_; }
+    Heap &heap() { return *heap_; }
+
 protected:
     Runtime() = default;
     ~Runtime();
 
 private:
     void *alloc_small_uncached(uint32_t cls);
+    // open() for repair: a damaged catalog table is rebuilt from the records
+    // found in the heap instead of refusing the file.
+    static int open_impl(fmrt_runtime **out, const char *path, const fmrt_options *opts, bool repair,
+                         uint64_t *repairs);
     int final_close();
 
     uint32_t magic_ = kLiveMagic;
@@ -61,6 +80,9 @@ private:
     int refs_ = 1;                  // under the registry lock
     std::unique_ptr<Region> region_;
     std::unique_ptr<Heap> heap_;
+    std::unique_ptr<CatalogHeap> catalog_heap_;
+    std::unique_ptr<Catalog> catalog_;
+    uint64_t reclaimed_at_open_ = 0;
 };
 
 // ---- The allocation fast paths, inline for the C boundary -----------------
@@ -79,12 +101,15 @@ inline int Runtime::free(void *p) {
     uint64_t span = 0;
     // check_live: a slot-aligned pointer that was never handed out is refused
     // too (it costs a look at the run's bitmap; worth it for a wild pointer).
-    const int cls = heap_->classify(p, &span, true);
+    bool transient = false;
+    const int cls = heap_->classify(p, &span, true, &transient);
     if (__builtin_expect(cls >= 0 && cls < static_cast<int>(kNumClasses), 1)) {
         // classify() proved p is a slot of a mapped run, so reading it is safe.
         if (__builtin_expect(carries_freed_key(p), 0)) {
             return fail(FMRT_EINVAL, "%p is not allocated (double free?)", p);
         }
+        // A cached slot must not carry the flag to its next owner.
+        if (__builtin_expect(transient, 0)) heap_->set_transient(p, cls, span, false);
         ThreadCache *tc = thread_cache(*heap_);
         if (__builtin_expect(tc != nullptr, 1)) {
             tc->free(static_cast<uint32_t>(cls), p);

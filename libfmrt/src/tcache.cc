@@ -15,6 +15,8 @@ uint64_t g_freed_key = [] {
     return k | 1;
 }();
 
+uint64_t freed_key() { return g_freed_key; }
+
 thread_local uint64_t t_cache_heap_id __attribute__((tls_model("initial-exec"))) = 0;
 thread_local ThreadCache *t_cache __attribute__((tls_model("initial-exec"))) = nullptr;
 
@@ -96,9 +98,10 @@ void ThreadCache::flush() {
     }
 }
 
-void ThreadCache::cached(uint64_t *slots, uint64_t *bytes) const {
+void ThreadCache::cached(uint64_t *slots, uint64_t *bytes, uint64_t *by_class) const {
     for (uint32_t c = 0; c < kNumClasses; ++c) {
         uint64_t n = bins_[c].count.load(std::memory_order_relaxed);
+        if (by_class != nullptr) by_class[c] += n;
         *slots += n;
         *bytes += n * run_layout(c).slot_size;
     }
@@ -140,8 +143,8 @@ void detach_thread_caches(Heap &heap) {
     }
 }
 
-void thread_cached_totals(Heap &heap, uint64_t *slots, uint64_t *bytes) {
-    for (const ThreadCache *c : heap.caches) c->cached(slots, bytes);
+void thread_cached_totals(Heap &heap, uint64_t *slots, uint64_t *bytes, uint64_t *by_class) {
+    for (const ThreadCache *c : heap.caches) c->cached(slots, bytes, by_class);
 }
 
 void with_cache_lock(const std::function<void()> &fn) {

@@ -59,7 +59,7 @@ public:
     void flush();
     // Slots and bytes held (exact while the heap's class locks are held and
     // the owning thread is not inside malloc or free).
-    void cached(uint64_t *slots, uint64_t *bytes) const;
+    void cached(uint64_t *slots, uint64_t *bytes, uint64_t *by_class = nullptr) const;
 
     Heap *const heap;
     const uint64_t heap_id;
@@ -93,7 +93,7 @@ inline ThreadCache *thread_cache(Heap &heap) {
 // Flushes and detaches every cache of `heap` (final close of its runtime).
 void detach_thread_caches(Heap &heap);
 // Slots and bytes held in all caches of `heap`.
-void thread_cached_totals(Heap &heap, uint64_t *slots, uint64_t *bytes);
+void thread_cached_totals(Heap &heap, uint64_t *slots, uint64_t *bytes, uint64_t *by_class = nullptr);
 // Runs `fn` with the global cache lock held (caches cannot come or go).
 void with_cache_lock(const std::function<void()> &fn);
 

@@ -419,9 +419,11 @@ void check_crash_state(const Scenario &s, const std::string &path, long k,
     if (s.heap) {
         heap.reset(new Heap(*r));
         rc = heap->load();
+        if (rc == FMRT_OK) heap->apply_load_fixes();
     } else {
         pa.reset(new PageAllocator(*r));
         rc = pa->load([](uint64_t, const SpanHeader &) { return FMRT_OK; });
+        if (rc == FMRT_OK) pa->apply_load_fixes();
     }
     if (rc != FMRT_OK) {
         bad(std::string("load failed: ") + fmrt::error_message());
@@ -793,9 +795,11 @@ void kill_at_random_moments(LoopKind kind, long iterations) {
             Heap heap(*r);
             if (kind == LoopKind::kRuntime) {
                 ASSERT_STATUS(heap.load(), FMRT_OK);
+                heap.apply_load_fixes();
             } else {
                 PageAllocator pa(*r);
                 ASSERT_STATUS(pa.load([](uint64_t, const SpanHeader &) { return FMRT_OK; }), FMRT_OK);
+                pa.apply_load_fixes();
                 Walk w = fmrt_unit::walk_region(*r);
                 ASSERT_TRUE(w.reached_end) << w.error;
                 EXPECT_FALSE(w.adjacent_free);

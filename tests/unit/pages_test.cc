@@ -58,6 +58,9 @@ protected:
             return FMRT_OK;
         }),
                       FMRT_OK);
+        // A read-write open writes its load-time fixes once everything
+        // checked out (the runtime does this after the catalog loaded too).
+        if (region_->writable()) pages_->apply_load_fixes();
         return seen;
     }
     std::string path() const { return dir_.file("pages.heap"); }

@@ -1,0 +1,314 @@
+// The tolerant walk (verify.h).
+#include "verify.h"
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "catalog.h"
+
+namespace fmrt {
+namespace {
+
+// Consecutive valid headers that make a resynchronisation point credible
+// (each check is 16 bits: a false chain of this length is ~2^-64 likely).
+constexpr int kResyncChain = 4;
+
+struct Allocation {
+    uint64_t usable;
+    bool transient;
+};
+
+class Walker {
+public:
+    Walker(const HeapImage &img, const VerifyOptions &opts, fmrt_report *rep, VerifyResult *res)
+        : img_(img), opts_(opts), rep_(rep), res_(res) {}
+
+    void run() {
+        const uint64_t end = heap_end();
+        walk(end);
+        check_catalog();
+        count_reachability();
+    }
+
+private:
+    uint64_t word(uint64_t off) const {
+        uint64_t w;
+        std::memcpy(&w, img_.base + off, sizeof w);
+        return w;
+    }
+
+    bool header(uint64_t off, uint64_t end, SpanHeader *h) const {
+        return off + 8 <= end && decode_span(off, word(off), h) && uint64_t{h->pages} <= (end - off) / kPageSize;
+    }
+
+    void problem(uint64_t off, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5))) {
+        char buf[160];
+        va_list ap;
+        va_start(ap, fmt);
+        std::vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        report_problem(rep_, off, code, buf);
+    }
+
+    // The heap end the walk may use: the superblock's, or (a truncated
+    // file) the end of the file rounded down to a page.
+    uint64_t heap_end() {
+        uint64_t end = img_.sb.heap_end;
+        if (end > img_.file_size) {
+            problem(img_.file_size, FMRT_EFORMAT, "file truncated: %llu bytes, heap ends at %llu",
+                    ull(img_.file_size), ull(end));
+            end = std::max(img_.file_size / kPageSize * kPageSize, kHeapStart);
+        }
+        res_->new_heap_end = end;
+        return end;
+    }
+
+    // The next offset after `from` where a chain of valid headers starts
+    // (kResyncChain long, or reaching `end` exactly); `end` if none.
+    uint64_t resync(uint64_t from, uint64_t end) const {
+        for (uint64_t q = from; q < end; q += kPageSize) {
+            uint64_t at = q;
+            int links = 0;
+            SpanHeader h;
+            while (links < kResyncChain && at < end && header(at, end, &h)) {
+                at += uint64_t{h.pages} * kPageSize;
+                ++links;
+            }
+            if (links > 0 && (links == kResyncChain || at == end)) return q;
+        }
+        return end;
+    }
+
+    void add_free_header(uint64_t off, uint64_t pages) {
+        // Split ranges longer than a header can describe.
+        while (pages > 0) {
+            uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(pages, 0xFFFFFFFFu));
+            res_->fixes.push_back({Fix::kStore, off, encode_span(off, SpanHeader{SpanKind::kFree, 0, 0, n})});
+            off += uint64_t{n} * kPageSize;
+            pages -= n;
+        }
+    }
+
+    void walk(uint64_t end) {
+        uint64_t off = kHeapStart;
+        uint64_t free_run_start = 0, free_run_pages = 0;  // current run of free neighbours
+        auto close_free_run = [&] {
+            if (free_run_pages == 0) return;
+            rep_->free_spans++;
+            rep_->free_bytes += free_run_pages * kPageSize;
+            free_run_pages = 0;
+        };
+        while (off < end) {
+            SpanHeader h;
+            if (!header(off, end, &h)) {
+                SpanHeader raw;
+                bool decodes = decode_span(off, word(off), &raw);
+                uint64_t next = resync(off + kPageSize, end);
+                problem(off, FMRT_EFORMAT, decodes ? "span at %llu runs past the heap end"
+                                                   : "damaged span header at %llu; %llu bytes unreadable",
+                        ull(off), ull(next - off));
+                // The unreadable range becomes free: whatever it held is lost.
+                add_free_header(off, (next - off) / kPageSize);
+                rep_->spans++;
+                close_free_run();
+                off = next;
+                continue;
+            }
+            rep_->spans++;
+            const uint64_t bytes = uint64_t{h.pages} * kPageSize;
+            if (h.kind == SpanKind::kFree) {
+                if (h.flags & kSpanTransient) {
+                    problem(off, FMRT_EFORMAT, "free span at %llu flagged transient", ull(off));
+                    res_->fixes.push_back({Fix::kStore, off, encode_span(off, SpanHeader{SpanKind::kFree, 0, 0, h.pages})});
+                }
+                if (free_run_pages != 0 && free_run_pages + h.pages <= 0xFFFFFFFFu) {
+                    // Free neighbours (a crash between a free and its join).
+                    free_run_pages += h.pages;
+                    res_->fixes.push_back({Fix::kStore, free_run_start,
+                                           encode_span(free_run_start, SpanHeader{SpanKind::kFree, 0, 0,
+                                                                                  static_cast<uint32_t>(free_run_pages)})});
+                } else {
+                    close_free_run();
+                    free_run_start = off;
+                    free_run_pages = h.pages;
+                }
+            } else {
+                close_free_run();
+                if (h.kind == SpanKind::kRun) check_run(off, h);
+                else check_large(off, h);
+            }
+            off += bytes;
+        }
+        close_free_run();
+    }
+
+    void check_run(uint64_t off, const SpanHeader &h) {
+        const RunLayout &l = run_layout(h.size_class);
+        rep_->runs++;
+        if (h.pages != l.pages) {
+            problem(off, FMRT_EFORMAT, "run at %llu has %u pages, its class needs %u", ull(off), h.pages, l.pages);
+            add_free_header(off, h.pages);
+            return;
+        }
+        const uint64_t data = off + l.data_offset;
+        for (uint32_t w = 0; w < l.bitmap_words; ++w) {
+            const uint64_t aoff = off + kRunBitmapOffset + 16ull * w, toff = aoff + 8;
+            uint64_t a = word(aoff), t = word(toff);
+            const uint32_t first = w * 64;
+            const uint64_t mask = first + 64 <= l.slots ? ~uint64_t{0} : (uint64_t{1} << (l.slots - first)) - 1;
+            if ((a | t) & ~mask) {
+                problem(aoff, FMRT_EFORMAT, "run at %llu marks slots it does not have", ull(off));
+                res_->fixes.push_back({Fix::kAnd, aoff, mask});
+                res_->fixes.push_back({Fix::kAnd, toff, mask});
+                a &= mask;
+                t &= mask;
+            }
+            if (t & ~a) {  // a crash between the two stores of a transient allocation
+                res_->fixes.push_back({Fix::kAnd, toff, a});
+                t &= a;
+            }
+            while (a != 0) {
+                const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(a));
+                a &= a - 1;
+                const uint64_t slot_off = data + (uint64_t{first} + b) * l.slot_size;
+                if (opts_.is_cached_free && opts_.is_cached_free(slot_off)) {
+                    res_->cached_free++;
+                    continue;
+                }
+                const bool tr = (t >> b) & 1;
+                allocs_[slot_off] = Allocation{l.slot_size, tr};
+                rep_->small_allocations++;
+                rep_->small_bytes += l.slot_size;
+                if (tr) {
+                    rep_->transient_allocations++;
+                    res_->transient.push_back(slot_off);
+                }
+            }
+        }
+    }
+
+    void check_large(uint64_t off, const SpanHeader &h) {
+        if (h.pages < 2) {
+            problem(off, FMRT_EFORMAT, "large allocation at %llu has no data page", ull(off));
+            add_free_header(off, h.pages);
+            return;
+        }
+        const uint64_t usable = (uint64_t{h.pages} - 1) * kPageSize;
+        const uint64_t requested = word(off + 8);
+        if (requested > usable) {
+            problem(off, FMRT_EFORMAT, "large allocation at %llu records %llu bytes in a %llu-byte span",
+                    ull(off), ull(requested), ull(usable));
+            res_->fixes.push_back({Fix::kStore, off + 8, usable});
+        }
+        const bool tr = (h.flags & kSpanTransient) != 0;
+        allocs_[off + kPageSize] = Allocation{usable, tr};
+        rep_->large_allocations++;
+        rep_->large_bytes += usable;
+        if (tr) {
+            rep_->transient_allocations++;
+            res_->transient.push_back(off + kPageSize);
+        }
+    }
+
+    const Allocation *allocation(uint64_t off) const {
+        auto it = allocs_.find(off);
+        return it == allocs_.end() ? nullptr : &it->second;
+    }
+
+    void check_catalog() {
+        const uint64_t root = img_.sb.catalog_root;
+        if (root == 0) return;
+        const Allocation *ta = allocation(root);
+        const auto *t = reinterpret_cast<const CatalogTable *>(img_.base + root);
+        if (ta == nullptr || ta->usable < kTableHeaderBytes || t->magic != kTableMagic ||
+            t->check != table_check(t) || t->capacity > (ta->usable - kTableHeaderBytes) / 8) {
+            problem(root, FMRT_EFORMAT, "catalog table at %llu is damaged", ull(root));
+            res_->table_damaged = true;
+            return;
+        }
+        reachable_.insert(root);
+        std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> names;  // name -> (seq, slot word)
+        for (uint64_t s = 0; s < t->capacity; ++s) {
+            const uint64_t slot_off = root + kTableHeaderBytes + 8 * s;
+            const uint64_t off = word(slot_off);
+            if (off == 0) continue;
+            const Allocation *ra = allocation(off);
+            const auto *r = reinterpret_cast<const CatalogRecord *>(img_.base + off);
+            if (ra == nullptr || !record_valid(r, ra->usable)) {
+                rep_->damaged_records++;
+                problem(off, FMRT_EFORMAT, "catalog record at %llu is damaged", ull(off));
+                res_->bad_slots.push_back(slot_off);
+                continue;
+            }
+            const Allocation *aa = r->alloc_offset ? allocation(r->alloc_offset) : nullptr;
+            if ((r->alloc_offset != 0 && (aa == nullptr || r->size > aa->usable)) ||
+                (r->alloc_offset == 0 && r->size != 0)) {
+                problem(off, FMRT_EINVAL, "catalog entry '%.40s' names no live allocation (offset %llu)",
+                        reinterpret_cast<const char *>(r + 1), ull(r->alloc_offset));
+                res_->bad_slots.push_back(slot_off);
+                continue;
+            }
+            std::string name(reinterpret_cast<const char *>(r + 1), r->name_len);
+            auto [it, fresh] = names.emplace(name, std::make_pair(r->seq, slot_off));
+            if (!fresh) {  // a rename cut between its two slot stores
+                if (it->second.first < r->seq) {
+                    res_->bad_slots.push_back(it->second.second);
+                    it->second = {r->seq, slot_off};
+                } else {
+                    res_->bad_slots.push_back(slot_off);
+                    continue;
+                }
+            } else {
+                rep_->catalog_entries++;
+            }
+            reachable_.insert(off);
+            if (r->alloc_offset) reachable_.insert(r->alloc_offset);
+        }
+    }
+
+    void count_reachability() {
+        for (auto &kv : allocs_) {
+            if (kv.second.transient || reachable_.count(kv.first)) continue;
+            rep_->unreachable_allocations++;
+            rep_->unreachable_bytes += kv.second.usable;
+            res_->unreachable.push_back(kv.first);
+        }
+    }
+
+    static unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+    const HeapImage &img_;
+    const VerifyOptions &opts_;
+    fmrt_report *rep_;
+    VerifyResult *res_;
+    std::map<uint64_t, Allocation> allocs_;
+    std::unordered_set<uint64_t> reachable_;
+};
+
+}  // namespace
+
+void report_problem(fmrt_report *rep, uint64_t off, int code, const std::string &what) {
+    if (rep->problems < FMRT_REPORT_PROBLEMS) {
+        fmrt_problem &p = rep->first[rep->problems];
+        p.offset = off;
+        p.code = code;
+        std::snprintf(p.what, sizeof p.what, "%s", what.c_str());
+    }
+    rep->problems++;
+}
+
+void verify_image(const HeapImage &img, const VerifyOptions &opts, fmrt_report *rep, VerifyResult *res) {
+    rep->file_bytes = img.file_size;
+    rep->heap_bytes = img.sb.heap_end > kHeapStart ? img.sb.heap_end - kHeapStart : 0;
+    rep->clean = (img.sb.flags & kSbDirty) ? 0 : 1;
+    Walker(img, opts, rep, res).run();
+    rep->repairs = res->fixes.size() + res->bad_slots.size() + res->transient.size() +
+                   (res->table_damaged ? 1 : 0) + (res->new_heap_end != img.sb.heap_end ? 1 : 0);
+}
+
+}  // namespace fmrt
