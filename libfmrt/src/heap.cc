@@ -11,6 +11,12 @@ namespace {
 
 std::atomic<uint64_t> g_next_heap_id{1};
 
+uint64_t make_freed_key() {
+    uint64_t k = 0;
+    os::random_bytes(&k, sizeof k);
+    return k | 1;
+}
+
 inline uint64_t load_word(const uint64_t *w) { return __atomic_load_n(w, __ATOMIC_RELAXED); }
 inline void store_word(uint64_t *w, uint64_t v) { __atomic_store_n(w, v, __ATOMIC_RELAXED); }
 
@@ -29,6 +35,8 @@ inline uint64_t pages_for(size_t size) {
 }
 
 }  // namespace
+
+const uint64_t g_freed_key = make_freed_key();
 
 Heap::Heap(Region &region) : region_(region), pages_(region), id_(g_next_heap_id.fetch_add(1)) {}
 
@@ -199,7 +207,7 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, void **head, std::atomic<
                 bits |= uint64_t{1} << b;
                 void *p = data + static_cast<uint64_t>(w * 64 + b) * r->slot_size;
                 *static_cast<void **>(p) = list;
-                static_cast<uint64_t *>(p)[1] = freed_key();  // free until handed out
+                mark_freed(p);  // free until handed out
                 list = p;
                 ++got;
                 ++r->used;

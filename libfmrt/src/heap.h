@@ -56,9 +56,15 @@ struct alignas(64) ClassState {
     uint64_t used = 0;        // sum of run used counts
 };
 
-// The key that marks a small slot as free while a thread cache holds it
-// (defined with the caches, tcache.cc).
-uint64_t freed_key();
+// Written into the second word of every small slot that is free but held
+// by a thread cache (every slot is at least 16 bytes), and cleared on every
+// path that hands a slot out, as glibc's tcache does.  A slot carrying the
+// key is therefore not allocated: freeing it again is refused, whichever
+// thread's cache holds it.  Random per process.
+extern const uint64_t g_freed_key;
+inline void mark_freed(void *p) { static_cast<uint64_t *>(p)[1] = g_freed_key; }
+inline void mark_handed_out(void *p) { static_cast<uint64_t *>(p)[1] = 0; }
+inline bool carries_freed_key(const void *p) { return static_cast<const uint64_t *>(p)[1] == g_freed_key; }
 
 constexpr int kNotOurs = -1;
 constexpr int kLargeClass = 255;

@@ -5,17 +5,9 @@
 #include <mutex>
 #include <vector>
 
-#include "platform.h"
 
 namespace fmrt {
 
-uint64_t g_freed_key = [] {
-    uint64_t k = 0;
-    os::random_bytes(&k, sizeof k);
-    return k | 1;
-}();
-
-uint64_t freed_key() { return g_freed_key; }
 
 thread_local uint64_t t_cache_heap_id __attribute__((tls_model("initial-exec"))) = 0;
 thread_local ThreadCache *t_cache __attribute__((tls_model("initial-exec"))) = nullptr;

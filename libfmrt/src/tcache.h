@@ -20,14 +20,6 @@
 
 namespace fmrt {
 
-// Written into the second word of every slot when it is freed (every slot
-// is at least 16 bytes) and cleared on every path that hands a slot out, as
-// glibc's tcache does.  A slot carrying the key is therefore not allocated:
-// freeing it again is refused, whichever thread's cache holds it.
-extern uint64_t g_freed_key;
-inline void mark_freed(void *p) { static_cast<uint64_t *>(p)[1] = g_freed_key; }
-inline void mark_handed_out(void *p) { static_cast<uint64_t *>(p)[1] = 0; }
-inline bool carries_freed_key(const void *p) { return static_cast<const uint64_t *>(p)[1] == g_freed_key; }
 
 class ThreadCache {
 public:
