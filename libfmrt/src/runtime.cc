@@ -434,7 +434,8 @@ size_t Runtime::usable_size(const void *p) const {
 void *Runtime::realloc(void *p, size_t size) {
     if (p == nullptr) return malloc(size);
     uint64_t span = 0;
-    const int cls = heap_->classify(p, &span);
+    bool transient = false;
+    const int cls = heap_->classify(p, &span, true, &transient);
     if (cls == kNotOurs || (cls != kLargeClass && carries_freed_key(p))) {
         fail(FMRT_EINVAL, "realloc: %p is not the start of a live allocation of this runtime", p);
         return nullptr;
@@ -454,7 +455,8 @@ void *Runtime::realloc(void *p, size_t size) {
         old_usable = run_layout(static_cast<uint32_t>(cls)).slot_size;
         if (size <= kMaxSmall && size_class_of(size) == static_cast<uint32_t>(cls)) return p;
     }
-    void *q = malloc(size);
+    // Moving keeps the allocation's kind: a transient block stays transient.
+    void *q = transient ? alloc(size, 0, FMRT_ALLOC_TRANSIENT) : malloc(size);
     if (q == nullptr) return nullptr;
     std::memcpy(q, p, std::min(old_usable, size));
     free(p);
