@@ -260,10 +260,13 @@ typedef struct fmrt_stats {
     uint32_t class_size[FMRT_STATS_CLASSES];     /* slot bytes; 0 for large */
     uint64_t class_live[FMRT_STATS_CLASSES];     /* live allocations per row */
     uint64_t class_bytes[FMRT_STATS_CLASSES];    /* usable bytes per row */
+    uint64_t catalog_damaged;     /* catalog records refused at open (damaged
+                                     or naming no live allocation); see
+                                     fmrt_verify_path and fmrt_repair_path */
 } fmrt_stats;
 
 #define FMRT_STATS_INIT \
-    { FMRT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0, 0, 0, 0, 0, 0, {0}, 0, 0, {0}, {0}, {0} }
+    { FMRT_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0, 0, 0, 0, 0, 0, {0}, 0, 0, {0}, {0}, {0}, 0 }
 
 /* Fills *out (whose version field the caller set) with a consistent snapshot.
  * Returns 0, or FMRT_EINVAL for NULL, a bad handle or an unknown version. */
@@ -377,7 +380,9 @@ FMRT_API int fmrt_catalog_count(uint64_t *out, fmrt_runtime *rt);
 typedef struct fmrt_problem {
     uint64_t offset;  /* file offset the problem is at */
     int code;         /* FMRT_EFORMAT for damage, FMRT_EINVAL for a record
-                         pointing at something that is not a live allocation */
+                         pointing at something that is not a live allocation,
+                         FMRT_EINTERNAL when an open runtime's RAM indexes
+                         disagree with the file (a libfmrt bug: report it) */
     char what[116];   /* one line of English */
 } fmrt_problem;
 
@@ -430,8 +435,10 @@ FMRT_API int fmrt_verify_path(fmrt_report *out, const char *path);
  * clears impossible bitmap bits, drops damaged or dangling catalog records,
  * frees transient allocations, and with FMRT_REPAIR_RECLAIM frees
  * unreachable allocations.  Without FMRT_REPAIR_APPLY nothing is written and
- * out->repairs counts what would change.  Returns as fmrt_verify_path (a
- * read-write exclusive open). */
+ * out->repairs counts what would change.  A dry run takes a shared lock, as
+ * fmrt_verify_path (it works beside read-only users); applying takes the
+ * exclusive lock (FMRT_EBUSY while any other handle has the file open).
+ * Returns as fmrt_verify_path. */
 FMRT_API int fmrt_repair_path(fmrt_report *out, const char *path, unsigned int flags);
 
 #ifdef __cplusplus

@@ -42,6 +42,23 @@ void *guarded_ptr(const char *what, F &&body) noexcept {
     return nullptr;
 }
 
+// Versioned output structs grow only at their end; a caller built against
+// an older header gets exactly the prefix its version knew, never more.
+// Index: version; add the new size when a version is added.
+constexpr size_t kStatsBytes[] = {0, sizeof(fmrt_stats)};
+constexpr size_t kReportBytes[] = {0, sizeof(fmrt_report)};
+constexpr size_t kEntryBytes[] = {0, sizeof(fmrt_entry)};
+static_assert(sizeof(kStatsBytes) / sizeof(size_t) == FMRT_STATS_VERSION + 1, "one size per stats version");
+static_assert(sizeof(kReportBytes) / sizeof(size_t) == FMRT_REPORT_VERSION + 1, "one size per report version");
+static_assert(sizeof(kEntryBytes) / sizeof(size_t) == FMRT_ENTRY_VERSION + 1, "one size per entry version");
+
+template <typename T>
+void copy_versioned(T *out, const T &full, const size_t *sizes) {
+    const unsigned version = out->version;
+    std::memcpy(out, &full, sizes[version]);
+    out->version = version;
+}
+
 // A handle the allocation functions may write through, or NULL with the
 // status recorded.
 inline fmrt_runtime *writer(fmrt_runtime *rt, const char *what) {
@@ -123,7 +140,12 @@ FMRT_API int fmrt_runtime_stats(fmrt_stats *out, fmrt_runtime *rt) {
         return fail(FMRT_EINVAL, "fmrt_runtime_stats: unknown stats version %u", out->version);
     }
     if (!fmrt::Runtime::is_open(rt)) return fail(FMRT_EINVAL, "fmrt_runtime_stats: not an open runtime");
-    return guarded("fmrt_runtime_stats", [&] { return rt->stats(out); });
+    return guarded("fmrt_runtime_stats", [&] {
+        fmrt_stats full = FMRT_STATS_INIT;
+        int rc = rt->stats(&full);
+        if (rc == FMRT_OK) copy_versioned(out, full, kStatsBytes);
+        return rc;
+    });
 }
 
 FMRT_API void *fmrt_malloc(fmrt_runtime *rt, size_t size) {
@@ -234,7 +256,11 @@ FMRT_API int fmrt_catalog_get(fmrt_entry *out, fmrt_runtime *rt, const char *nam
     return guarded("fmrt_catalog_get", [&] {
         fmrt::CatalogEntry e;
         int rc = rt->catalog().get(bounded(name), &e);
-        if (rc == FMRT_OK) rt->to_public(e, out);
+        if (rc == FMRT_OK) {
+            fmrt_entry full = FMRT_ENTRY_INIT;
+            rt->to_public(e, &full);
+            copy_versioned(out, full, kEntryBytes);
+        }
         return rc;
     });
 }
@@ -262,7 +288,11 @@ FMRT_API int fmrt_catalog_next(fmrt_entry *out, fmrt_runtime *rt, const char *af
     return guarded("fmrt_catalog_next", [&] {
         fmrt::CatalogEntry e;
         int rc = rt->catalog().next(after, &e);
-        if (rc == FMRT_OK) rt->to_public(e, out);
+        if (rc == FMRT_OK) {
+            fmrt_entry full = FMRT_ENTRY_INIT;
+            rt->to_public(e, &full);
+            copy_versioned(out, full, kEntryBytes);
+        }
         return rc;
     });
 }
@@ -291,20 +321,35 @@ int check_report_out(const fmrt_report *out, const char *what) {
 FMRT_API int fmrt_runtime_verify(fmrt_report *out, fmrt_runtime *rt) {
     if (int rc = check_report_out(out, "fmrt_runtime_verify")) return rc;
     if (!fmrt::Runtime::is_open(rt)) return fail(FMRT_EINVAL, "fmrt_runtime_verify: not an open runtime");
-    return guarded("fmrt_runtime_verify", [&] { return rt->verify(out); });
+    return guarded("fmrt_runtime_verify", [&] {
+        fmrt_report full = FMRT_REPORT_INIT;
+        int rc = rt->verify(&full);
+        if (rc == FMRT_OK) copy_versioned(out, full, kReportBytes);
+        return rc;
+    });
 }
 
 FMRT_API int fmrt_verify_path(fmrt_report *out, const char *path) {
     if (int rc = check_report_out(out, "fmrt_verify_path")) return rc;
     if (path == nullptr) return fail(FMRT_EINVAL, "fmrt_verify_path: path is NULL");
-    return guarded("fmrt_verify_path", [&] { return fmrt::Runtime::verify_path(out, path); });
+    return guarded("fmrt_verify_path", [&] {
+        fmrt_report full = FMRT_REPORT_INIT;
+        int rc = fmrt::Runtime::verify_path(&full, path);
+        if (rc == FMRT_OK) copy_versioned(out, full, kReportBytes);
+        return rc;
+    });
 }
 
 FMRT_API int fmrt_repair_path(fmrt_report *out, const char *path, unsigned int flags) {
     if (int rc = check_report_out(out, "fmrt_repair_path")) return rc;
     if (path == nullptr) return fail(FMRT_EINVAL, "fmrt_repair_path: path is NULL");
     if (flags & ~(FMRT_REPAIR_APPLY | FMRT_REPAIR_RECLAIM)) return fail(FMRT_EINVAL, "fmrt_repair_path: unknown flags");
-    return guarded("fmrt_repair_path", [&] { return fmrt::Runtime::repair_path(out, path, flags); });
+    return guarded("fmrt_repair_path", [&] {
+        fmrt_report full = FMRT_REPORT_INIT;
+        int rc = fmrt::Runtime::repair_path(&full, path, flags);
+        if (rc == FMRT_OK) copy_versioned(out, full, kReportBytes);
+        return rc;
+    });
 }
 
 }  // extern "C"

@@ -286,6 +286,7 @@ int Catalog::put(std::string_view name, void *p, uint64_t size, uint32_t type, c
 }
 
 int Catalog::get(std::string_view name, CatalogEntry *out) {
+    if (!valid_name(name)) return fail(FMRT_EINVAL, "catalog name is empty, too long or not UTF-8");
     std::lock_guard<std::mutex> lock(mu_);
     auto it = by_hash_.find(name);
     if (it == by_hash_.end()) {
@@ -297,6 +298,7 @@ int Catalog::get(std::string_view name, CatalogEntry *out) {
 }
 
 int Catalog::remove(std::string_view name, unsigned flags) {
+    if (!valid_name(name)) return fail(FMRT_EINVAL, "catalog name is empty, too long or not UTF-8");
     std::lock_guard<std::mutex> lock(mu_);
     auto it = by_hash_.find(name);
     if (it == by_hash_.end()) {
@@ -318,7 +320,7 @@ int Catalog::remove(std::string_view name, unsigned flags) {
 }
 
 int Catalog::rename(std::string_view from, std::string_view to, unsigned flags) {
-    if (!valid_name(to)) return fail(FMRT_EINVAL, "catalog name is empty, too long or not UTF-8");
+    if (!valid_name(from) || !valid_name(to)) return fail(FMRT_EINVAL, "catalog name is empty, too long or not UTF-8");
     std::lock_guard<std::mutex> lock(mu_);
     auto src_it = by_hash_.find(from);
     if (src_it == by_hash_.end()) {
@@ -387,6 +389,10 @@ int Catalog::rebuild(const std::vector<uint64_t> &records) {
         const uint64_t off = region_.offset(kv.second);
         store_slot(slot, off);
         index_insert(kv.first, Slot{off, slot});
+        // What the rebuilt catalog names must survive the transient reclaim
+        // that follows (apply_load_fixes makes it durable).
+        pending_durable_.push_back(off);
+        if (kv.second->alloc_offset) pending_durable_.push_back(kv.second->alloc_offset);
     }
     if (table_ == nullptr) return grow_table();  // an empty but valid table
     return FMRT_OK;

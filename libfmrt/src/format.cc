@@ -19,9 +19,10 @@ int check_superblock(const Superblock &sb) {
     if (std::memcmp(sb.magic, kMagic, sizeof kMagic) != 0) {
         return fail(FMRT_EFORMAT, "not a libfmrt heap (bad magic number)");
     }
-    if (sb.byte_order != kByteOrderTag) {
+    if (sb.byte_order == __builtin_bswap32(kByteOrderTag)) {
         return fail(FMRT_EVERSION, "heap written with another byte order");
     }
+    if (sb.byte_order != kByteOrderTag) return fail(FMRT_EFORMAT, "superblock byte-order tag is damaged");
     if (sb.format_major != kFormatMajor) {
         return fail(FMRT_EVERSION, "heap has format version %u, this library reads version %u",
                     sb.format_major, kFormatMajor);
@@ -61,11 +62,30 @@ bool decode_span(uint64_t offset, uint64_t word, SpanHeader *out) {
     uint8_t kind = static_cast<uint8_t>((low >> 32) & 0xF);
     h.size_class = static_cast<uint8_t>((low >> 36) & 0xFF);
     h.flags = static_cast<uint8_t>((low >> 44) & 0xF);
-    if (kind < 1 || kind > 3 || h.pages == 0) return false;
+    if (kind < 1 || kind > 4 || h.pages == 0) return false;
     h.kind = static_cast<SpanKind>(kind);
     if (h.kind == SpanKind::kRun && h.size_class >= kNumClasses) return false;
     if (h.kind != SpanKind::kRun && h.size_class != 0) return false;
     *out = h;
+    return true;
+}
+
+bool cache_block_entries(const uint8_t *block, uint64_t pages, std::vector<uint64_t> *out) {
+    const auto *cb = reinterpret_cast<const CacheBlock *>(block);
+    const uint64_t bytes = pages * kPageSize;
+    if (bytes < sizeof(CacheBlock) || cb->magic != kCacheMagic || cb->nbins != kNumClasses) return false;
+    for (uint32_t c = 0; c < kNumClasses; ++c) {
+        const CacheBin &b = cb->bins[c];
+        if (b.count > b.cap || b.stack_off < sizeof(CacheBlock) || b.stack_off % 8 != 0 ||
+            b.stack_off > bytes || uint64_t{b.cap} > (bytes - b.stack_off) / 8) {
+            return false;
+        }
+    }
+    for (uint32_t c = 0; c < kNumClasses; ++c) {
+        const CacheBin &b = cb->bins[c];
+        const auto *stack = reinterpret_cast<const uint64_t *>(block + b.stack_off);
+        for (uint32_t i = 0; i < b.count; ++i) out->push_back(stack[i]);
+    }
     return true;
 }
 

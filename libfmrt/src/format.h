@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace fmrt {
 
@@ -64,11 +65,11 @@ int check_superblock(const Superblock &sb);
 
 // ---- Span header word ----------------------------------------------------
 //   bits  0..31  pages      span length in pages (>= 1)
-//   bits 32..35  kind       SpanKind
+//   bits 32..35  kind       SpanKind (1 free, 2 run, 3 large, 4 thread cache)
 //   bits 36..43  size class for runs, 0 otherwise
 //   bits 44..47  flags      SpanFlag bits
 //   bits 48..63  check      16-bit hash of bits 0..47 and the span's offset
-enum class SpanKind : uint8_t { kInvalid = 0, kFree = 1, kRun = 2, kLarge = 3 };
+enum class SpanKind : uint8_t { kInvalid = 0, kFree = 1, kRun = 2, kLarge = 3, kCache = 4 };
 
 // Free span whose bytes after its header word are all zero (fresh growth).
 constexpr uint8_t kSpanZeroed = 1;
@@ -129,6 +130,36 @@ uint32_t size_class_of(size_t size);  // size <= kMaxSmall
 // Slot index of byte distance `d` from the run's data start, exact for every
 // d below the run's size.
 inline uint64_t slot_index(const RunLayout &l, uint64_t d) { return (d * l.div_magic) >> 40; }
+
+// ---- Thread caches -----------------------------------------------------------
+// A thread cache keeps its free slots in stacks inside a span of kind kCache,
+// so that after a crash the next open knows which allocated-looking slots
+// were really free and gives them back.  Push writes the entry, then the
+// count; pop lowers the count; refill publishes entries and count before it
+// marks the slots allocated; spill clears the bits before it lowers the
+// count.  A stack entry whose slot is not marked is harmless.
+constexpr uint64_t kCacheMagic = 0x4341435454524d46ull;  // "FMRTTCAC"
+
+struct CacheBin {
+    uint32_t count;      // entries in use
+    uint32_t cap;        // entries the stack holds
+    uint64_t stack_off;  // offset of the stack from the block's start
+};
+
+struct CacheBlock {
+    uint64_t word;       // span header word
+    uint64_t magic;      // kCacheMagic
+    uint32_t nbins;      // kNumClasses
+    uint32_t reserved0;
+    uint64_t reserved1;
+    CacheBin bins[kNumClasses];
+    // uint64_t stacks[]: offsets of free slots, each bin's at stack_off
+};
+
+// Offsets of the slots the cache block at `off` (of `pages` pages, mapped at
+// `block`) lists as free, for load and verify; false when the block does not
+// describe itself consistently (then nothing from it is trusted).
+bool cache_block_entries(const uint8_t *block, uint64_t pages, std::vector<uint64_t> *out);
 
 // ---- Catalog -------------------------------------------------------------
 // The superblock's catalog_root is the offset of a slot table allocation; a

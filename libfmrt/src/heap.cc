@@ -23,6 +23,7 @@ inline void store_word(uint64_t *w, uint64_t v) { __atomic_store_n(w, v, __ATOMI
 // Bits of bitmap word `w` that stand for real slots.
 inline uint64_t slot_mask(uint32_t slots, uint32_t w) {
     uint32_t first = w * 64;
+    if (first >= slots) return 0;  // bitmap words are sized before the header is taken off
     if (first + 64 <= slots) return ~uint64_t{0};
     return (uint64_t{1} << (slots - first)) - 1;
 }
@@ -84,7 +85,13 @@ int Heap::load() {
     int rc = os::map_anonymous(&m, map_bytes_);
     if (rc != FMRT_OK) return rc;
     map_ = static_cast<uintptr_t *>(m);
-    return pages_.load([this](uint64_t off, const SpanHeader &h) -> int {
+    std::vector<Run *> runs;
+    std::vector<std::pair<uint64_t, uint32_t>> cache_blocks;  // offset, pages
+    rc = pages_.load([&](uint64_t off, const SpanHeader &h) -> int {
+        if (h.kind == SpanKind::kCache) {
+            cache_blocks.emplace_back(off, h.pages);
+            return FMRT_OK;
+        }
         if (h.kind == SpanKind::kLarge) {
             if (h.pages < 2) {
                 return fail(FMRT_EFORMAT, "large span at offset %llu has no data page",
@@ -106,7 +113,6 @@ int Heap::load() {
                         static_cast<unsigned long long>(off), h.pages, l.pages);
         }
         Run *r = adopt_run(off, h.size_class);
-        bool has_transient = false;
         for (uint32_t w = 0; w < l.bitmap_words; ++w) {
             uint64_t bits = *r->hdr->alloc_word(w);
             uint64_t trans = *r->hdr->transient_word(w);
@@ -115,22 +121,70 @@ int Heap::load() {
                             static_cast<unsigned long long>(off));
             }
             r->used += static_cast<uint32_t>(__builtin_popcountll(bits));
+        }
+        map_set(off, l.pages, reinterpret_cast<uintptr_t>(r));
+        runs.push_back(r);
+        return FMRT_OK;
+    });
+    if (rc != FMRT_OK) return rc;
+    // Slots the previous process's thread caches held look allocated; the
+    // cache blocks list them.  Free them (in RAM now, in the file at
+    // apply_load_fixes) and the blocks with them.
+    std::vector<uint64_t> listed;
+    for (auto &cb : cache_blocks) {
+        listed.clear();
+        if (cache_block_entries(static_cast<const uint8_t *>(region_.ptr(cb.first)), cb.second, &listed)) {
+            for (uint64_t off : listed) {
+                if (off < kHeapStart || off >= region_.heap_end()) continue;
+                uintptr_t e = map_[off >> kPageShift];
+                if (e == 0 || (e & 1)) continue;
+                Run *r = reinterpret_cast<Run *>(e);
+                if (off < r->data_off) continue;
+                const uint64_t d = off - r->data_off, idx = (d * r->div_magic) >> 40;
+                if (idx >= r->slots || idx * r->slot_size != d) continue;
+                const uint64_t bit = uint64_t{1} << (idx & 63);
+                uint64_t *aw = r->hdr->alloc_word(idx >> 6);
+                uint64_t &clear = pending_clears_[aw];
+                if (!(*aw & bit) || (clear & bit)) continue;  // not marked, or listed twice
+                clear |= bit;
+                r->used--;
+            }
+        }
+        pending_block_frees_.push_back(cb.first);
+    }
+    for (Run *r : runs) {
+        ClassState &cs = classes_[r->cls];
+        bool has_transient = false;
+        for (uint32_t w = 0; w < (r->slots + 63) / 64; ++w) {
+            uint64_t a = *r->hdr->alloc_word(w), t = *r->hdr->transient_word(w);
+            auto pc = pending_clears_.find(r->hdr->alloc_word(w));
+            if (pc != pending_clears_.end()) a &= ~pc->second;
             // A transient bit without its allocated bit is a crash between
             // the two stores of a transient allocation: nothing to reclaim.
-            if (trans != 0) {
+            if (t & a) {
                 has_transient = true;
-                transient_small_.fetch_add(__builtin_popcountll(trans & bits), std::memory_order_relaxed);
+                transient_small_.fetch_add(__builtin_popcountll(t & a), std::memory_order_relaxed);
             }
         }
         if (has_transient) transient_runs_.push_back(r);
-        map_set(off, l.pages, reinterpret_cast<uintptr_t>(r));
-        ClassState &cs = classes_[h.size_class];
         cs.runs++;
         cs.used += r->used;
         if (r->used < r->slots) list_push(cs, r);
         if (r->used == 0) cs.empty_runs++;
-        return FMRT_OK;
-    });
+    }
+    return FMRT_OK;
+}
+
+void Heap::apply_load_fixes() {
+    pages_.apply_load_fixes();
+    for (auto &pc : pending_clears_) {
+        // Allocated bit and any transient bit of a slot a cache held.
+        store_word(pc.first, load_word(pc.first) & ~pc.second);
+        store_word(pc.first + 1, load_word(pc.first + 1) & ~pc.second);
+    }
+    pending_clears_.clear();
+    for (uint64_t off : pending_block_frees_) pages_.free(off);
+    pending_block_frees_.clear();
 }
 
 void Heap::list_push(ClassState &cs, Run *r) {
@@ -180,11 +234,20 @@ void Heap::release_run(ClassState &cs, Run *r) {
     spare_runs_.push_back(r);
 }
 
-uint32_t Heap::take_slots(uint32_t cls, uint32_t want, void **head, std::atomic<uint32_t> *cached) {
+uint32_t Heap::take_slots(uint32_t cls, uint32_t want, uint64_t *stack, uint32_t *count) {
     ClassState &cs = classes_[cls];
     std::lock_guard<std::mutex> lock(cs.mu);
+    // Crash order: the slots are listed in the stack and the count published
+    // before their allocated bits are stored (a listed slot whose bit is
+    // still clear is harmless at the next open).
+    struct Pending {
+        uint64_t *word;
+        uint64_t bits;
+    } pending[kMaxTake];
+    uint32_t npending = 0;
+    const uint32_t base = __atomic_load_n(count, __ATOMIC_RELAXED);
+    want = std::min(want, kMaxTake);
     uint32_t got = 0;
-    void *list = nullptr;
     while (got < want) {
         Run *r = cs.partial;
         if (r == nullptr) {
@@ -194,7 +257,6 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, void **head, std::atomic<
         }
         if (r->used == 0) cs.empty_runs--;
         const uint32_t words = (r->slots + 63) / 64;
-        uint8_t *data = static_cast<uint8_t *>(region_.ptr(r->data_off));
         uint32_t w = r->scan;
         for (; w < words && got < want; ++w) {
             uint64_t *aw = r->hdr->alloc_word(w);
@@ -205,14 +267,13 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, void **head, std::atomic<
                 uint32_t b = static_cast<uint32_t>(__builtin_ctzll(avail));
                 avail &= avail - 1;
                 bits |= uint64_t{1} << b;
-                void *p = data + static_cast<uint64_t>(w * 64 + b) * r->slot_size;
-                *static_cast<void **>(p) = list;
-                mark_freed(p);  // free until handed out
-                list = p;
+                const uint64_t off = r->data_off + static_cast<uint64_t>(w * 64 + b) * r->slot_size;
+                mark_freed(region_.ptr(off));  // free until handed out
+                stack[base + got] = off;
                 ++got;
                 ++r->used;
             }
-            store_word(aw, bits);
+            pending[npending++] = Pending{aw, bits};
             if (avail != 0) break;  // this word still has free slots
         }
         r->scan = w;
@@ -221,28 +282,26 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, void **head, std::atomic<
         if (r->used == r->slots || w >= words) list_remove(cs, r);
     }
     cs.used += got;
-    if (cached != nullptr) cached->store(cached->load(std::memory_order_relaxed) + got, std::memory_order_relaxed);
-    *head = list;
+    __atomic_store_n(count, base + got, __ATOMIC_RELEASE);
+    for (uint32_t i = 0; i < npending; ++i) {
+        __atomic_store_n(pending[i].word, pending[i].bits, __ATOMIC_RELEASE);
+    }
     return got;
 }
 
-void *Heap::return_slots(uint32_t cls, void *head, uint32_t count, std::atomic<uint32_t> *cached) {
+void Heap::return_slots(uint32_t cls, const uint64_t *offs, uint32_t n, uint32_t *count) {
     ClassState &cs = classes_[cls];
     std::lock_guard<std::mutex> lock(cs.mu);
-    void *p = head;
+    // Crash order: the bits are cleared before the stack forgets the slots.
     uint32_t returned = 0;
-    for (uint32_t i = 0; i < count && p != nullptr; ++i) {
-        void *next = *static_cast<void **>(p);
-        uint64_t off = region_.offset(p);
+    for (uint32_t i = 0; i < n; ++i) {
+        const uint64_t off = offs[i];
         Run *r = reinterpret_cast<Run *>(map_[off >> kPageShift]);
         uint64_t idx = ((off - r->data_off) * r->div_magic) >> 40;
         uint64_t *word = r->hdr->alloc_word(idx >> 6);
         const uint64_t bit = uint64_t{1} << (idx & 63);
         const uint64_t bits = load_word(word);
-        if (!(bits & bit)) {  // never allocated: a stray free got this far
-            p = next;
-            continue;
-        }
+        if (!(bits & bit)) continue;  // never allocated: a stray free got this far
         uint64_t *tword = r->hdr->transient_word(idx >> 6);
         if (load_word(tword) & bit) {
             store_word(tword, load_word(tword) & ~bit);
@@ -259,12 +318,22 @@ void *Heap::return_slots(uint32_t cls, void *head, uint32_t count, std::atomic<u
             // rest back so other classes and large allocations can use it.
             if (cs.empty_runs > 1) release_run(cs, r);
         }
-        p = next;
     }
     cs.used -= returned;
-    if (cached != nullptr) cached->store(cached->load(std::memory_order_relaxed) - count, std::memory_order_relaxed);
-    return p;
+    if (count != nullptr) {
+        __atomic_store_n(count, __atomic_load_n(count, __ATOMIC_RELAXED) - n, __ATOMIC_RELEASE);
+    }
 }
+
+uint64_t Heap::alloc_cache_block(uint64_t pages, const std::function<void(uint8_t *)> &init) {
+    uint64_t off = 0;
+    bool zeroed = false;
+    auto fill = [&](uint64_t o, bool) { init(static_cast<uint8_t *>(region_.ptr(o))); };
+    if (pages_.alloc(pages, 0, 0, SpanHeader{SpanKind::kCache, 0, 0, 0}, fill, &off, &zeroed) != FMRT_OK) return 0;
+    return off;
+}
+
+void Heap::free_cache_block(uint64_t off) { pages_.free(off); }
 
 void *Heap::alloc_large(size_t size, size_t align, bool zero, bool transient) {
     const uint64_t data_pages = pages_for(size);
@@ -343,37 +412,6 @@ int Heap::classify(const void *p, uint64_t *span_off, bool check_live, bool *tra
     if (check_live && !((load_word(r->hdr->alloc_word(idx >> 6)) >> (idx & 63)) & 1)) return kNotOurs;
     if (transient != nullptr) *transient = (load_word(r->hdr->transient_word(idx >> 6)) >> (idx & 63)) & 1;
     return static_cast<int>(r->cls);
-}
-
-void *Heap::take_transient_slot(uint32_t cls) {
-    ClassState &cs = classes_[cls];
-    std::lock_guard<std::mutex> lock(cs.mu);
-    Run *r = cs.partial;
-    if (r == nullptr) {
-        if ((r = new_run(cls)) == nullptr) return nullptr;
-        list_push(cs, r);
-        cs.empty_runs++;
-    }
-    const uint32_t words = (r->slots + 63) / 64;
-    for (uint32_t w = r->scan; w < words; ++w) {
-        uint64_t *aw = r->hdr->alloc_word(w);
-        uint64_t avail = ~load_word(aw) & slot_mask(r->slots, w);
-        if (avail == 0) continue;
-        const uint64_t bit = avail & (~avail + 1);
-        uint64_t *tw = r->hdr->transient_word(w);
-        store_word(tw, load_word(tw) | bit);
-        store_word(aw, load_word(aw) | bit);
-        if (r->used++ == 0) cs.empty_runs--;
-        cs.used++;
-        transient_small_.fetch_add(1, std::memory_order_relaxed);
-        r->scan = w;
-        if (r->used == r->slots) list_remove(cs, r);
-        const uint32_t slot = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bit));
-        return region_.ptr(r->data_off + uint64_t{slot} * r->slot_size);
-    }
-    list_remove(cs, r);  // counts disagreed with the bitmap: not a run to use
-    fail(FMRT_EINTERNAL, "run at offset %llu has no free slot", static_cast<unsigned long long>(r->off));
-    return nullptr;
 }
 
 void Heap::set_transient(const void *p, int cls, uint64_t span_off, bool transient) {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "format.h"
@@ -66,6 +67,8 @@ inline void mark_freed(void *p) { static_cast<uint64_t *>(p)[1] = g_freed_key; }
 inline void mark_handed_out(void *p) { static_cast<uint64_t *>(p)[1] = 0; }
 inline bool carries_freed_key(const void *p) { return static_cast<const uint64_t *>(p)[1] == g_freed_key; }
 
+constexpr uint32_t kMaxTake = 128;  // slots one take_slots call moves at most
+
 constexpr int kNotOurs = -1;
 constexpr int kLargeClass = 255;
 
@@ -85,26 +88,25 @@ public:
     // Builds the RAM state from the file.  FMRT_EFORMAT on damage.  Writes
     // nothing; apply_load_fixes() writes what a read-write open repairs.
     int load();
-    void apply_load_fixes() { pages_.apply_load_fixes(); }
+    void apply_load_fixes();
 
     uint64_t id() const { return id_; }
     Region &region() { return region_; }
 
-    // Takes up to `want` free slots of class `cls`, marks them allocated and
-    // links them through their first word; returns the count (0 on failure,
-    // with the error recorded).
-    // `cached`, when given, is the receiving thread cache's count for the
-    // class, raised under the class lock so that statistics never see the
-    // slots in neither or both places.
-    uint32_t take_slots(uint32_t cls, uint32_t want, void **head, std::atomic<uint32_t> *cached = nullptr);
-    // One slot marked allocated and transient (transient bit first, so a
-    // crash between the two stores leaves no durable leak).
-    void *take_transient_slot(uint32_t cls);
-    // Marks `count` slots linked from `head` free again (lowering `cached`
-    // under the lock); returns the node that followed the last one.  A slot
-    // whose bit is already clear is skipped, so a stray free cannot corrupt
-    // the counts.
-    void *return_slots(uint32_t cls, void *head, uint32_t count, std::atomic<uint32_t> *cached = nullptr);
+    // Takes up to `want` (at most kMaxTake) free slots of class `cls`:
+    // appends their offsets to `stack` at index *count, raises *count, then
+    // marks them allocated (that order: see take_slots).  Returns how many.
+    // Each slot carries the freed key until handed out.  0 on failure, with
+    // the error recorded.
+    uint32_t take_slots(uint32_t cls, uint32_t want, uint64_t *stack, uint32_t *count);
+    // Marks the `n` slots at `offs` free (a slot whose bit is already clear
+    // is skipped, so a stray free cannot corrupt the counts), then lowers
+    // *count by n (when count is given).
+    void return_slots(uint32_t cls, const uint64_t *offs, uint32_t n, uint32_t *count);
+
+    // Spans holding thread caches' stacks (kind kCache); 0 on failure.
+    uint64_t alloc_cache_block(uint64_t pages, const std::function<void(uint8_t *)> &init);
+    void free_cache_block(uint64_t off);
 
     void *alloc_large(size_t size, size_t align, bool zero, bool transient = false);
     void free_large(uint64_t span_off);
@@ -168,6 +170,10 @@ private:
     // Found by load() for reclaim_transients().
     std::vector<Run *> transient_runs_;
     std::vector<uint64_t> transient_spans_;
+    // Found by load() for apply_load_fixes(): bits of slots the previous
+    // process's caches held (allocated word, bit), and the cache blocks.
+    std::unordered_map<uint64_t *, uint64_t> pending_clears_;
+    std::vector<uint64_t> pending_block_frees_;
 };
 
 }  // namespace fmrt

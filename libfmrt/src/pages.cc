@@ -113,6 +113,10 @@ int PageAllocator::grow_locked(uint64_t pages) {
     step = std::min({(step + kPageSize - 1) / kPageSize * kPageSize, limit - end,
                      (kMaxSpanPages - have) * kPageSize});
     uint64_t new_end = end + step;
+    // Bytes the file already held past the heap end (a growth cut short by
+    // a crash, a repaired truncation, a hostile file) are not known zero:
+    // only a pure extension of the file may be claimed zeroed.
+    const uint8_t fresh = region_.file_size() <= end ? kSpanZeroed : 0;
     int rc = region_.grow_file(new_end);
     if (rc == FMRT_ENOMEM && step > need) {
         new_end = end + need;  // the disk may still hold what this request needs
@@ -122,10 +126,10 @@ int PageAllocator::grow_locked(uint64_t pages) {
     const uint64_t added = (new_end - end) / kPageSize;
     // The new pages become a free span of their own beyond the recorded heap
     // end; then the superblock makes them part of the heap.
-    store_header(end, SpanHeader{SpanKind::kFree, 0, kSpanZeroed, static_cast<uint32_t>(added)});
+    store_header(end, SpanHeader{SpanKind::kFree, 0, fresh, static_cast<uint32_t>(added)});
     if ((rc = region_.set_heap_end(new_end)) != FMRT_OK) return rc;
     if (have == 0) {
-        insert_free(end, added, kSpanZeroed);
+        insert_free(end, added, fresh);
         return FMRT_OK;
     }
     // Join the new pages to the free tail.  The merged span is published
@@ -135,7 +139,7 @@ int PageAllocator::grow_locked(uint64_t pages) {
     const uint32_t merged = static_cast<uint32_t>(have + added);
     store_header(tail, SpanHeader{SpanKind::kFree, 0, 0, merged});
     uint8_t flags = 0;
-    if (tail_flags & kSpanZeroed) {
+    if ((tail_flags & kSpanZeroed) && fresh) {
         __atomic_store_n(static_cast<uint64_t *>(region_.ptr(end)), uint64_t{0}, __ATOMIC_RELEASE);
         store_header(tail, SpanHeader{SpanKind::kFree, 0, kSpanZeroed, merged});
         flags = kSpanZeroed;

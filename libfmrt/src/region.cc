@@ -56,6 +56,9 @@ int Region::open_existing_file(const RegionParams &p) {
     uint64_t max = p.max_size ? p.max_size : sb_.max_size;
     if ((rc = map(max)) != FMRT_OK) return rc;
     opened_dirty_ = (sb_.flags & kSbDirty) != 0;
+    // A copy made by a sparse-aware tool may have holes: reserve their disk
+    // blocks now, so a store into one can never raise SIGBUS on a full disk.
+    if (!readonly_ && (rc = os::reserve_space(fd_, 0, heap_end())) != FMRT_OK) return rc;
     return FMRT_OK;
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <mutex>
 #include <unordered_set>
+#include <vector>
 
 #include "platform.h"
 #include "verify.h"
@@ -16,6 +17,12 @@ std::mutex g_registry_mu;
 std::unordered_set<const Runtime *> &registry() {
     static auto *live = new std::unordered_set<const Runtime *>();  // outlives static destructors
     return *live;
+}
+
+// Closed handles, kept reachable (see final_close).
+std::vector<fmrt_runtime *> &tombstones() {
+    static auto *dead = new std::vector<fmrt_runtime *>();
+    return *dead;
 }
 
 bool is_pow2(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
@@ -96,6 +103,7 @@ int Runtime::open_impl(fmrt_runtime **out, const char *path, const fmrt_options 
     if ((rc = rt->heap_->load()) != FMRT_OK) return rc;
     CatalogScan scan;
     if ((rc = rt->catalog_->load(&scan, repair)) != FMRT_OK) return rc;
+    rt->damaged_at_open_ = scan.damaged;
     if (repair && rt->region_->superblock().catalog_root != 0 && !scan.problems.empty() &&
         scan.problems.front().second == "catalog table damaged") {
         // Records are self-describing: find the valid ones and index them anew.
@@ -148,13 +156,14 @@ void *Runtime::alloc(size_t size, size_t alignment, unsigned flags) {
         }
         return zero ? calloc(1, size) : malloc(size);
     }
-    // Transient: small slots are marked under their class lock, large spans
-    // carry the flag in their header from the first store.
+    // Transient: a small slot comes the usual way (thread cache first) and is
+    // flagged under its class lock (a kill in between leaks that one slot);
+    // a large span carries the flag in its header from its first store.
     if (size <= kMaxSmall && alignment <= 64) {
         size_t s = alignment > 16 ? (std::max<size_t>(size, 64) + 63) & ~size_t{63} : size;
-        void *p = heap_->take_transient_slot(size_class_of(s));
+        void *p = malloc(s);
         if (p == nullptr) return nullptr;
-        mark_handed_out(p);
+        heap_->set_transient(p, static_cast<int>(size_class_of(s)), 0, true);
         if (zero) std::memset(p, 0, size);
         return p;
     }
@@ -188,7 +197,7 @@ int Runtime::verify(fmrt_report *out) {
     img.base = region_->base();
     img.sb = region_->superblock();
     VerifyOptions opts;
-    opts.is_cached_free = [this](uint64_t off) { return carries_freed_key(region_->ptr(off)); };
+    opts.live = true;
     catalog_->with_lock([&] {
         heap_->with_all_locks([&](uint64_t free_span_bytes, uint64_t small_used) {
             img.file_size = region_->file_size();
@@ -234,6 +243,7 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
     const bool apply = (flags & FMRT_REPAIR_APPLY) != 0;
     fmrt_report rep = FMRT_REPORT_INIT;
     VerifyResult res;
+    std::vector<uint64_t> dropped;  // records whose slots repair empties
     {
         RegionParams p;
         p.path = path;
@@ -252,7 +262,10 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
                 uint64_t v = f.kind == Fix::kStore ? f.value : (*static_cast<uint64_t *>(region->ptr(f.off)) & f.value);
                 region->store_word(f.off, v);
             }
-            for (uint64_t slot : res.bad_slots) region->store_word(slot, 0);
+            for (uint64_t slot : res.bad_slots) {
+                dropped.push_back(*static_cast<const uint64_t *>(region->ptr(slot)));
+                region->store_word(slot, 0);
+            }
             if (res.new_heap_end != img.sb.heap_end && (rc = region->set_heap_end(res.new_heap_end)) != FMRT_OK) {
                 return rc;
             }
@@ -267,10 +280,20 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
         uint64_t extra = 0;
         int rc = open_impl(&rt, path, &o, true, &extra);
         if (rc != FMRT_OK) return rc;
+        std::vector<uint64_t> keep;
+        rt->catalog_->referenced(&keep);
+        std::sort(keep.begin(), keep.end());
+        // The storage of dropped records is catalog storage: free it, unless
+        // something the catalog keeps is at the same place.
+        std::sort(dropped.begin(), dropped.end());
+        dropped.erase(std::unique(dropped.begin(), dropped.end()), dropped.end());
+        for (uint64_t off : dropped) {
+            if (off == 0 || off >= rt->region_->file_size() || std::binary_search(keep.begin(), keep.end(), off)) continue;
+            uint64_t usable = 0;
+            bool tr = false;
+            if (rt->catalog_heap_->live(rt->region_->ptr(off), &usable, &tr)) rt->free(rt->region_->ptr(off));
+        }
         if (flags & FMRT_REPAIR_RECLAIM) {
-            std::vector<uint64_t> keep;
-            rt->catalog_->referenced(&keep);
-            std::sort(keep.begin(), keep.end());
             std::vector<void *> drop;
             rt->heap_->for_each_allocation([&](uint64_t off, uint64_t, bool transient) {
                 if (!transient && !std::binary_search(keep.begin(), keep.end(), off)) drop.push_back(rt->region_->ptr(off));
@@ -338,7 +361,12 @@ int Runtime::final_close() {
     catalog_heap_.reset();
     heap_.reset();
     region_.reset();
-    delete static_cast<fmrt_runtime *>(this);
+    // The handle itself stays allocated as a tombstone (a few dozen bytes),
+    // so a call through a closed handle reads valid memory, finds the magic
+    // gone and fails with FMRT_EINVAL instead of touching freed memory.
+    magic_ = 0;
+    std::lock_guard<std::mutex> lock(g_registry_mu);
+    tombstones().push_back(static_cast<fmrt_runtime *>(this));
     return rc;
 }
 
@@ -372,6 +400,7 @@ int Runtime::stats(fmrt_stats *out) {
     s.catalog_entries = catalog_->count();
     s.transient_allocations = heap_->transient_count();
     s.reclaimed_at_open = reclaimed_at_open_;
+    s.catalog_damaged = damaged_at_open_;
     s.clean_last_close = region_->opened_dirty() ? 0 : 1;
     s.format_major = sb.format_major;
     s.format_minor = sb.format_minor;
@@ -394,8 +423,10 @@ int Runtime::stats(fmrt_stats *out) {
 }
 
 void *Runtime::alloc_small_uncached(uint32_t cls) {
-    void *p = nullptr;
-    if (heap_->take_slots(cls, 1, &p) != 1) return nullptr;
+    uint64_t off = 0;
+    uint32_t n = 0;
+    if (heap_->take_slots(cls, 1, &off, &n) != 1) return nullptr;
+    void *p = region_->ptr(off);
     mark_handed_out(p);
     return p;
 }

@@ -83,6 +83,7 @@ private:
     std::unique_ptr<CatalogHeap> catalog_heap_;
     std::unique_ptr<Catalog> catalog_;
     uint64_t reclaimed_at_open_ = 0;
+    uint64_t damaged_at_open_ = 0;  // catalog records refused at open
 };
 
 // ---- The allocation fast paths, inline for the C boundary -----------------
@@ -115,8 +116,8 @@ inline int Runtime::free(void *p) {
             tc->free(static_cast<uint32_t>(cls), p);
         } else {
             mark_freed(p);
-            *static_cast<void **>(p) = nullptr;
-            heap_->return_slots(static_cast<uint32_t>(cls), p, 1);
+            const uint64_t off = region_->offset(p);
+            heap_->return_slots(static_cast<uint32_t>(cls), &off, 1, nullptr);
         }
         return FMRT_OK;
     }

@@ -56,43 +56,68 @@ thread_local ThreadCaches t_caches;
 // Slots a bin may hold: about 64 KiB of objects, between 2 and 128 slots.
 uint32_t bin_capacity(uint32_t cls) {
     uint32_t n = static_cast<uint32_t>((64 * 1024) / run_layout(cls).slot_size);
-    return std::clamp<uint32_t>(n, 2, 128);
+    return std::clamp<uint32_t>(n, 2, kMaxTake);
 }
 
 }  // namespace
 
-ThreadCache::ThreadCache(Heap *h) : heap(h), heap_id(h->id()) {
-    for (uint32_t c = 0; c < kNumClasses; ++c) bins_[c].cap = bin_capacity(c);
+ThreadCache::ThreadCache(Heap *h, uint8_t *base) : heap(h), heap_id(h->id()), base_(base) {
+    uint64_t stack_off = sizeof(CacheBlock);
+    uint64_t caps[kNumClasses], offs[kNumClasses];
+    for (uint32_t c = 0; c < kNumClasses; ++c) {
+        caps[c] = bin_capacity(c);
+        offs[c] = stack_off;
+        stack_off += caps[c] * 8;
+    }
+    const uint64_t pages = (stack_off + kPageSize - 1) / kPageSize;
+    block_off_ = heap->alloc_cache_block(pages, [&](uint8_t *block) {
+        auto *cb = reinterpret_cast<CacheBlock *>(block);
+        cb->magic = kCacheMagic;
+        cb->nbins = kNumClasses;
+        cb->reserved0 = 0;
+        cb->reserved1 = 0;
+        for (uint32_t c = 0; c < kNumClasses; ++c) {
+            cb->bins[c].count = 0;
+            cb->bins[c].cap = static_cast<uint32_t>(caps[c]);
+            cb->bins[c].stack_off = offs[c];
+        }
+    });
+    if (block_off_ == 0) return;
+    auto *cb = reinterpret_cast<CacheBlock *>(base_ + block_off_);
+    for (uint32_t c = 0; c < kNumClasses; ++c) {
+        bins_[c].count = &cb->bins[c].count;
+        bins_[c].stack = reinterpret_cast<uint64_t *>(base_ + block_off_ + offs[c]);
+        bins_[c].cap = static_cast<uint32_t>(caps[c]);
+    }
 }
 
 void *ThreadCache::refill(uint32_t cls) {
     Bin &b = bins_[cls];
-    void *head = nullptr;
-    uint32_t n = heap->take_slots(cls, std::max<uint32_t>(1, b.cap / 2), &head, &b.count);
-    if (n == 0) return nullptr;
-    b.head = *static_cast<void **>(head);
-    b.count.store(b.count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    mark_handed_out(head);
-    return head;
+    if (heap->take_slots(cls, std::max<uint32_t>(1, b.cap / 2), b.stack, b.count) == 0) return nullptr;
+    return alloc(cls);
 }
 
 void ThreadCache::spill(uint32_t cls, uint32_t n) {
     Bin &b = bins_[cls];
-    b.head = heap->return_slots(cls, b.head, n, &b.count);
+    const uint32_t have = __atomic_load_n(b.count, __ATOMIC_RELAXED);
+    heap->return_slots(cls, b.stack + (have - n), n, b.count);
 }
 
 void ThreadCache::flush() {
+    if (block_off_ == 0) return;
     for (uint32_t c = 0; c < kNumClasses; ++c) {
         Bin &b = bins_[c];
-        uint32_t n = b.count.load(std::memory_order_relaxed);
-        if (n != 0) heap->return_slots(c, b.head, n, &b.count);
-        b.head = nullptr;
+        const uint32_t n = __atomic_load_n(b.count, __ATOMIC_RELAXED);
+        if (n != 0) heap->return_slots(c, b.stack, n, b.count);
     }
+    heap->free_cache_block(block_off_);
+    block_off_ = 0;
 }
 
 void ThreadCache::cached(uint64_t *slots, uint64_t *bytes, uint64_t *by_class) const {
+    if (block_off_ == 0) return;
     for (uint32_t c = 0; c < kNumClasses; ++c) {
-        uint64_t n = bins_[c].count.load(std::memory_order_relaxed);
+        uint64_t n = __atomic_load_n(bins_[c].count, __ATOMIC_RELAXED);
         if (by_class != nullptr) by_class[c] += n;
         *slots += n;
         *bytes += n * run_layout(c).slot_size;
@@ -117,7 +142,11 @@ ThreadCache *thread_cache_slow(Heap &heap) {
         return true;
     });
     mine.list.erase(dead, mine.list.end());
-    auto *c = new ThreadCache(&heap);
+    auto *c = new ThreadCache(&heap, static_cast<uint8_t *>(heap.region().ptr(0)));
+    if (!c->valid()) {  // no room for a cache block: work uncached for now
+        delete c;
+        return nullptr;
+    }
     heap.caches.push_back(c);
     mine.list.push_back(c);
     t_cache_heap_id = heap.id();

@@ -1,7 +1,9 @@
 // Per-thread caches of free small slots, one per (thread, heap) pair, so that
 // the common malloc and free touch no lock and no shared line: a pop or push
-// on a singly linked list threaded through the free slots themselves.
-// Caches refill from and spill to the heap's central lists in batches.
+// on a stack of slot offsets.  The stacks live in the file, in a span of
+// kind kCache (format.h), so that after a crash the next open gives back the
+// slots the caches held instead of leaking them.  Caches refill from and
+// spill to the heap's central lists in batches.
 //
 // Lifetime: a cache is referenced by its heap and by its thread, both under
 // one global lock; whichever of thread exit and runtime close comes first
@@ -23,15 +25,19 @@ namespace fmrt {
 
 class ThreadCache {
 public:
-    explicit ThreadCache(Heap *heap);
+    // Takes a cache block from the heap; valid() is false when there was no
+    // room (the thread then works uncached).
+    explicit ThreadCache(Heap *heap, uint8_t *base);
+    bool valid() const { return block_off_ != 0; }
 
     void *alloc(uint32_t cls) {
         Bin &b = bins_[cls];
-        void *p = b.head;
-        if (__builtin_expect(p != nullptr, 1)) {
-            b.head = *static_cast<void **>(p);
+        uint32_t n = __atomic_load_n(b.count, __ATOMIC_RELAXED);
+        if (__builtin_expect(n != 0, 1)) {
+            --n;
+            void *p = base_ + b.stack[n];
+            __atomic_store_n(b.count, n, __ATOMIC_RELEASE);
             mark_handed_out(p);
-            b.count.store(b.count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
             return p;
         }
         return refill(cls);
@@ -39,15 +45,18 @@ public:
 
     void free(uint32_t cls, void *p) {
         Bin &b = bins_[cls];
+        uint32_t n = __atomic_load_n(b.count, __ATOMIC_RELAXED);
+        if (__builtin_expect(n >= b.cap, 0)) {
+            spill(cls, b.cap / 2);
+            n = __atomic_load_n(b.count, __ATOMIC_RELAXED);
+        }
+        // Entry first, then the count: a kill in between only leaks p.
+        b.stack[n] = static_cast<uint64_t>(static_cast<uint8_t *>(p) - base_);
+        __atomic_store_n(b.count, n + 1, __ATOMIC_RELEASE);
         mark_freed(p);
-        *static_cast<void **>(p) = b.head;
-        b.head = p;
-        uint32_t n = b.count.load(std::memory_order_relaxed) + 1;
-        b.count.store(n, std::memory_order_relaxed);
-        if (__builtin_expect(n > b.cap, 0)) spill(cls, n / 2);
     }
 
-    // Returns every cached slot to the heap.
+    // Returns every cached slot to the heap and gives the block back.
     void flush();
     // Slots and bytes held (exact while the heap's class locks are held and
     // the owning thread is not inside malloc or free).
@@ -60,13 +69,15 @@ public:
 
 private:
     struct Bin {
-        void *head = nullptr;
-        std::atomic<uint32_t> count{0};
+        uint32_t *count = nullptr;  // in the file
+        uint64_t *stack = nullptr;  // in the file
         uint32_t cap = 0;
     };
     void *refill(uint32_t cls);
     void spill(uint32_t cls, uint32_t n);
 
+    uint8_t *const base_;
+    uint64_t block_off_ = 0;
     Bin bins_[kNumClasses];
 };
 

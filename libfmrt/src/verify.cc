@@ -30,6 +30,7 @@ public:
 
     void run() {
         const uint64_t end = heap_end();
+        collect_cached(end);
         walk(end);
         check_catalog();
         count_reachability();
@@ -94,6 +95,29 @@ private:
         }
     }
 
+    // Pre-pass: the slots thread-cache blocks list are free, though their
+    // bits are set (a live runtime's caches, or a crashed process's, which
+    // the next open gives back).
+    void collect_cached(uint64_t end) {
+        std::vector<uint64_t> entries;
+        for (uint64_t off = kHeapStart; off < end;) {
+            SpanHeader h;
+            if (!header(off, end, &h)) {
+                off = resync(off + kPageSize, end);
+                continue;
+            }
+            if (h.kind == SpanKind::kCache) {
+                entries.clear();
+                if (cache_block_entries(img_.base + off, h.pages, &entries)) {
+                    cached_.insert(entries.begin(), entries.end());
+                } else {
+                    bad_cache_blocks_.insert(off);
+                }
+            }
+            off += uint64_t{h.pages} * kPageSize;
+        }
+    }
+
     void walk(uint64_t end) {
         uint64_t off = kHeapStart;
         uint64_t free_run_start = 0, free_run_pages = 0;  // current run of free neighbours
@@ -140,7 +164,8 @@ private:
             } else {
                 close_free_run();
                 if (h.kind == SpanKind::kRun) check_run(off, h);
-                else check_large(off, h);
+                else if (h.kind == SpanKind::kLarge) check_large(off, h);
+                else check_cache_block(off, h);
             }
             off += bytes;
         }
@@ -160,7 +185,9 @@ private:
             const uint64_t aoff = off + kRunBitmapOffset + 16ull * w, toff = aoff + 8;
             uint64_t a = word(aoff), t = word(toff);
             const uint32_t first = w * 64;
-            const uint64_t mask = first + 64 <= l.slots ? ~uint64_t{0} : (uint64_t{1} << (l.slots - first)) - 1;
+            const uint64_t mask = first >= l.slots          ? 0
+                                  : first + 64 <= l.slots ? ~uint64_t{0}
+                                                          : (uint64_t{1} << (l.slots - first)) - 1;
             if ((a | t) & ~mask) {
                 problem(aoff, FMRT_EFORMAT, "run at %llu marks slots it does not have", ull(off));
                 res_->fixes.push_back({Fix::kAnd, aoff, mask});
@@ -176,8 +203,12 @@ private:
                 const uint32_t b = static_cast<uint32_t>(__builtin_ctzll(a));
                 a &= a - 1;
                 const uint64_t slot_off = data + (uint64_t{first} + b) * l.slot_size;
-                if (opts_.is_cached_free && opts_.is_cached_free(slot_off)) {
+                if (cached_.count(slot_off)) {
                     res_->cached_free++;
+                    if (!opts_.live) {  // a crashed cache's slot: give it back
+                        res_->fixes.push_back({Fix::kAnd, aoff, ~(uint64_t{1} << b)});
+                        res_->fixes.push_back({Fix::kAnd, toff, ~(uint64_t{1} << b)});
+                    }
                     continue;
                 }
                 const bool tr = (t >> b) & 1;
@@ -189,6 +220,16 @@ private:
                     res_->transient.push_back(slot_off);
                 }
             }
+        }
+    }
+
+    void check_cache_block(uint64_t off, const SpanHeader &h) {
+        if (bad_cache_blocks_.count(off)) {
+            problem(off, FMRT_EFORMAT, "thread cache block at %llu is damaged", ull(off));
+        }
+        if (!opts_.live) {
+            // Left by a process that did not close: the next open frees it.
+            res_->fixes.push_back({Fix::kStore, off, encode_span(off, SpanHeader{SpanKind::kFree, 0, 0, h.pages})});
         }
     }
 
@@ -287,6 +328,8 @@ private:
     fmrt_report *rep_;
     VerifyResult *res_;
     std::map<uint64_t, Allocation> allocs_;
+    std::unordered_set<uint64_t> cached_;            // slots thread caches list as free
+    std::unordered_set<uint64_t> bad_cache_blocks_;
     std::unordered_set<uint64_t> reachable_;
 };
 

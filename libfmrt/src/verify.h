@@ -33,9 +33,9 @@ struct Fix {
 };
 
 struct VerifyOptions {
-    // Offsets of free slots held by thread caches of an open runtime (they
-    // look allocated in the bitmaps); empty for a file.
-    std::function<bool(uint64_t off)> is_cached_free;
+    // True for an open runtime: its cache blocks belong to live threads
+    // (their slots are free but not to be given back).
+    bool live = false;
 };
 
 struct VerifyResult {

@@ -129,8 +129,7 @@ struct Scenario {
 };
 
 // What a child's prepare step hands to its operation.
-void *g_head = nullptr;
-uint32_t g_count = 0;
+std::vector<uint64_t> g_offs;
 
 const SpanHeader kLarge{SpanKind::kLarge, 0, 0, 0};
 
@@ -288,8 +287,9 @@ std::vector<Scenario> heap_scenarios() {
     add("take_slots creating a run from zeroed pages",
         [](Heap &h, Region &) { h.alloc_large(10000, 0, false); },
         [](Heap &h, Region &) {
-            void *head;
-            h.take_slots(3, 20, &head);
+            uint64_t offs[20];
+            uint32_t n = 0;
+            h.take_slots(3, 20, offs, &n);
         });
     add("take_slots creating a run from freed pages",
         [](Heap &h, Region &r) {
@@ -299,8 +299,9 @@ std::vector<Scenario> heap_scenarios() {
             h.free_large(r.offset(p) - kPageSize);
         },
         [](Heap &h, Region &) {
-            void *head;
-            h.take_slots(0, 70, &head);
+            uint64_t offs[70];
+            uint32_t n = 0;
+            h.take_slots(0, 70, offs, &n);
         });
     {
         // Two full runs of class 36 (20 KiB slots, 12 per run: few stores);
@@ -311,28 +312,23 @@ std::vector<Scenario> heap_scenarios() {
         sc.heap = true;
         sc.setup_heap = [](Heap &h, Region &) {
             h.alloc_large(5000, 0, false);
-            void *head;
             const uint32_t n = 2 * fmrt::run_layout(36).slots;
-            if (h.take_slots(36, n, &head) != n) std::abort();
+            std::vector<uint64_t> offs(n);
+            uint32_t count = 0;
+            if (h.take_slots(36, n, offs.data(), &count) != n) std::abort();
         };
         sc.prepare_heap = [](Heap &, Region &r) {
-            // Link every slot of the class-36 runs, as a cache would.
+            // Every slot of the class-36 runs, as a cache would hold them.
             const fmrt::RunLayout &l = fmrt::run_layout(36);
-            void *head = nullptr;
-            uint32_t n = 0;
+            g_offs.clear();
             for (const WalkedSpan &sp : fmrt_unit::walk_region(r).spans) {
                 if (sp.h.kind != SpanKind::kRun || sp.h.size_class != 36) continue;
-                for (uint32_t i = l.slots; i-- > 0;) {
-                    void *p = r.base() + sp.off + l.data_offset + uint64_t{i} * l.slot_size;
-                    *static_cast<void **>(p) = head;
-                    head = p;
-                    ++n;
-                }
+                for (uint32_t i = 0; i < l.slots; ++i) g_offs.push_back(sp.off + l.data_offset + uint64_t{i} * l.slot_size);
             }
-            g_head = head;
-            g_count = n;
         };
-        sc.op_heap = [](Heap &h, Region &) { h.return_slots(36, g_head, g_count); };
+        sc.op_heap = [](Heap &h, Region &) {
+            h.return_slots(36, g_offs.data(), static_cast<uint32_t>(g_offs.size()), nullptr);
+        };
         v.push_back(std::move(sc));
     }
     add("alloc_large aligned to 64 KiB",

@@ -28,16 +28,6 @@ using fmrt_unit::KiB;
 using fmrt_unit::MiB;
 using fmrt_unit::TempDir;
 
-std::vector<void *> list_of(void *head, uint32_t n) {
-    std::vector<void *> v;
-    void *p = head;
-    for (uint32_t i = 0; i < n && p != nullptr; ++i) {
-        v.push_back(p);
-        p = *static_cast<void **>(p);
-    }
-    return v;
-}
-
 class HeapTest : public ::testing::Test {
 protected:
     void open(uint64_t initial = 1 * MiB, uint64_t max = 64 * MiB, bool create = true) {
@@ -53,17 +43,12 @@ protected:
 
     // Takes `n` slots of `cls`, which must all be granted.
     std::vector<void *> take(uint32_t cls, uint32_t n) {
-        void *head = nullptr;
-        uint32_t got = heap_->take_slots(cls, n, &head);
-        EXPECT_EQ(got, n) << "class " << cls;
-        return list_of(head, got);
+        std::vector<void *> v = fmrt_unit::take_n(*heap_, *region_, cls, n);
+        EXPECT_EQ(v.size(), n) << "class " << cls;
+        return v;
     }
     void give_back(uint32_t cls, const std::vector<void *> &slots) {
-        if (slots.empty()) return;
-        for (size_t i = 0; i < slots.size(); ++i) {
-            *static_cast<void **>(slots[i]) = i + 1 < slots.size() ? slots[i + 1] : nullptr;
-        }
-        heap_->return_slots(cls, slots[0], static_cast<uint32_t>(slots.size()));
+        fmrt_unit::give_back_n(*heap_, *region_, cls, slots);
     }
     int classify(const void *p) const {
         uint64_t span = 0;
@@ -348,12 +333,11 @@ TEST_F(HeapTest, EmptyRunsAreReleasedExceptOnePerClass) {
 TEST_F(HeapTest, TakeSlotsStopsWhenTheHeapCannotGrow) {
     open(1 * MiB, 2 * MiB);
     const fmrt::RunLayout &l = fmrt::run_layout(43);  // 1 MiB runs
-    void *head = nullptr;
-    uint32_t got = heap_->take_slots(43, 3 * l.slots, &head);
+    std::vector<void *> v = fmrt_unit::take_n(*heap_, *region_, 43, 3 * l.slots);
+    const uint32_t got = static_cast<uint32_t>(v.size());
     EXPECT_GE(got, l.slots);
     EXPECT_LT(got, 3 * l.slots);
     EXPECT_EQ(fmrt::last_status(), FMRT_ENOMEM);
-    EXPECT_EQ(list_of(head, got).size(), got);
     EXPECT_EQ(heap_->counts(nullptr).live_small, got);
 }
 

@@ -112,11 +112,7 @@ TEST_F(TCache, AllocRefillsInBatchesAndFreeKeepsSlotsCached) {
 
 TEST_F(TCache, FreeingPastTheBinCapacitySpillsHalfToTheHeap) {
     ThreadCache *tc = fmrt::thread_cache(*heap_);
-    void *head = nullptr;
-    const uint32_t n = heap_->take_slots(0, 1000, &head);
-    ASSERT_EQ(n, 1000u);
-    std::vector<void *> v;
-    for (void *p = head; p; p = *static_cast<void **>(p)) v.push_back(p);
+    std::vector<void *> v = fmrt_unit::take_n(*heap_, *region_, 0, 1000);
     ASSERT_EQ(v.size(), 1000u);
     for (void *p : v) tc->free(0, p);
     // Class 0 bins hold 128 slots: every spill halves the bin.

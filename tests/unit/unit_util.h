@@ -26,6 +26,7 @@
 #include "error.h"
 #include "fmrt.h"
 #include "format.h"
+#include "heap.h"
 #include "region.h"
 
 namespace fmrt_unit {
@@ -199,6 +200,27 @@ inline Walk walk_heap(const uint8_t *base, uint64_t heap_start, uint64_t heap_en
 }
 
 inline Walk walk_region(const fmrt::Region &r) { return walk_heap(r.base(), r.heap_start(), r.heap_end()); }
+
+// Takes up to `n` slots of class `cls` the way a cache refills, in batches
+// of at most kMaxTake; returns their addresses (fewer when the heap is full).
+inline std::vector<void *> take_n(fmrt::Heap &h, fmrt::Region &r, uint32_t cls, uint32_t n) {
+    std::vector<uint64_t> offs(n);
+    uint32_t count = 0;
+    while (count < n) {
+        uint32_t want = std::min<uint32_t>(n - count, fmrt::kMaxTake);
+        if (h.take_slots(cls, want, offs.data(), &count) == 0) break;
+    }
+    std::vector<void *> v;
+    for (uint32_t i = 0; i < count; ++i) v.push_back(r.ptr(offs[i]));
+    return v;
+}
+
+// Returns slots taken with take_n.
+inline void give_back_n(fmrt::Heap &h, fmrt::Region &r, uint32_t cls, const std::vector<void *> &v) {
+    std::vector<uint64_t> offs;
+    for (void *p : v) offs.push_back(r.offset(p));
+    if (!offs.empty()) h.return_slots(cls, offs.data(), static_cast<uint32_t>(offs.size()), nullptr);
+}
 
 // True when every byte of [p, p+len) is zero.
 inline bool all_zero(const void *p, size_t len) {
