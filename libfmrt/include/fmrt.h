@@ -421,8 +421,11 @@ FMRT_API int fmrt_runtime_verify(fmrt_report *out, fmrt_runtime *rt);
 
 /* The same check on a file, opened read-only (shared lock); works on files
  * that fmrt_runtime_open refuses, and never writes, crashes or hangs
- * whatever the file holds.  Returns 0 when the check ran, or FMRT_EFORMAT /
- * FMRT_EVERSION when no valid superblock exists, FMRT_ENOTFOUND,
+ * whatever the file holds.  When both superblock copies fail their checks
+ * but one still carries the magic number, byte order and format version,
+ * the check runs on it and reports the damage (fmrt_repair_path rewrites
+ * both copies).  Returns 0 when the check ran, or FMRT_EFORMAT /
+ * FMRT_EVERSION when no superblock copy is recognisable, FMRT_ENOTFOUND,
  * FMRT_EBUSY, FMRT_EIO. */
 FMRT_API int fmrt_verify_path(fmrt_report *out, const char *path);
 

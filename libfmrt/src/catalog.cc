@@ -1,7 +1,9 @@
 // Catalog (catalog.h).
 #include "catalog.h"
 
+#include <cstdio>
 #include <cstring>
+#include <unordered_set>
 
 #include "error.h"
 #include "fmrt.h"
@@ -11,6 +13,25 @@ namespace fmrt {
 namespace {
 
 constexpr uint64_t kInitialSlots = 64;
+
+// A name as it may appear in an error message: control characters escaped,
+// long names cut (at a character boundary).
+std::string printable(std::string_view name) {
+    std::string out;
+    for (size_t i = 0; i < name.size() && out.size() < 200; ++i) {
+        const auto c = static_cast<unsigned char>(name[i]);
+        if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();
+    if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
+    return out;
+}
 
 }  // namespace
 
@@ -83,7 +104,7 @@ int Catalog::load(CatalogScan *scan, bool tolerate_damaged_table) {
     uint64_t usable = 0;
     bool transient = false;
     const bool live = root < region_.file_size() && heap_.live(region_.ptr(root), &usable, &transient);
-    auto *t = static_cast<CatalogTable *>(region_.ptr(root));
+    auto *t = live ? static_cast<CatalogTable *>(region_.ptr(root)) : nullptr;
     if (!live || usable < kTableHeaderBytes || t->magic != kTableMagic || t->check != table_check(t) ||
         t->capacity > (usable - kTableHeaderBytes) / 8) {
         if (tolerate_damaged_table) {
@@ -139,6 +160,23 @@ int Catalog::load(CatalogScan *scan, bool tolerate_damaged_table) {
             }
         } else {
             index_insert(name, Slot{off, s});
+        }
+    }
+    // A record may not name catalog storage (the table or a record): removing
+    // it with FMRT_REMOVE_FREE would free what the catalog stands on.
+    {
+        std::unordered_set<uint64_t> storage{root};
+        for (auto &kv : by_name_) storage.insert(kv.second.record);
+        for (auto it = by_name_.begin(); it != by_name_.end();) {
+            const CatalogRecord *r = record_at(it->second.record);
+            if (r->alloc_offset != 0 && storage.count(r->alloc_offset)) {
+                ++scan->damaged;
+                scan->problems.emplace_back(it->second.record, "catalog record names catalog storage");
+                auto dead = it++;
+                index_erase(dead);
+            } else {
+                ++it;
+            }
         }
     }
     for (auto &kv : by_name_) {
@@ -250,7 +288,7 @@ int Catalog::put(std::string_view name, void *p, uint64_t size, uint32_t type, c
     std::lock_guard<std::mutex> lock(mu_);
     auto found = by_hash_.find(name);
     if (found != by_hash_.end() && !(flags & FMRT_PUT_REPLACE)) {
-        return fail(FMRT_EEXISTS, "catalog entry '%.*s' exists", static_cast<int>(name.size()), name.data());
+        return fail(FMRT_EEXISTS, "catalog entry '%s' exists", printable(name).c_str());
     }
     uint64_t slot = 0;
     if (found == by_hash_.end()) {
@@ -290,8 +328,7 @@ int Catalog::get(std::string_view name, CatalogEntry *out) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = by_hash_.find(name);
     if (it == by_hash_.end()) {
-        return fail(FMRT_ENOTFOUND, "no catalog entry '%.*s'", static_cast<int>(std::min<size_t>(name.size(), 200)),
-                    name.data());
+        return fail(FMRT_ENOTFOUND, "no catalog entry '%s'", printable(name).c_str());
     }
     fill(record_at(it->second->second.record), out);
     return FMRT_OK;
@@ -302,8 +339,7 @@ int Catalog::remove(std::string_view name, unsigned flags) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = by_hash_.find(name);
     if (it == by_hash_.end()) {
-        return fail(FMRT_ENOTFOUND, "no catalog entry '%.*s'", static_cast<int>(std::min<size_t>(name.size(), 200)),
-                    name.data());
+        return fail(FMRT_ENOTFOUND, "no catalog entry '%s'", printable(name).c_str());
     }
     Index::iterator entry = it->second;
     const Slot held = entry->second;
@@ -324,13 +360,12 @@ int Catalog::rename(std::string_view from, std::string_view to, unsigned flags) 
     std::lock_guard<std::mutex> lock(mu_);
     auto src_it = by_hash_.find(from);
     if (src_it == by_hash_.end()) {
-        return fail(FMRT_ENOTFOUND, "no catalog entry '%.*s'", static_cast<int>(std::min<size_t>(from.size(), 200)),
-                    from.data());
+        return fail(FMRT_ENOTFOUND, "no catalog entry '%s'", printable(from).c_str());
     }
     if (from == to) return FMRT_OK;
     auto dst_it = by_hash_.find(to);
     if (dst_it != by_hash_.end() && !(flags & FMRT_PUT_REPLACE)) {
-        return fail(FMRT_EEXISTS, "catalog entry '%.*s' exists", static_cast<int>(to.size()), to.data());
+        return fail(FMRT_EEXISTS, "catalog entry '%s' exists", printable(to).c_str());
     }
     const Slot src = src_it->second->second;
     CatalogRecord *old = record_at(src.record);

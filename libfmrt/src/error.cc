@@ -33,10 +33,7 @@ int fail_keep(int code) {
     return code;
 }
 
-void set_status_ok() {
-    t_code = FMRT_OK;
-    t_message[0] = '\0';
-}
+void set_status_ok() { t_code = FMRT_OK; }
 
 const char *error_message() { return t_message; }
 int last_status() { return t_code; }

@@ -21,7 +21,8 @@ int fail_errno(int code, int err, const char *what);
 int fail_keep(int code);
 
 // Sets the thread's last status to FMRT_OK (for calls whose NULL result is
-// documented as a success, such as realloc to size 0).
+// documented as a success, such as realloc to size 0); the detail of the
+// last failure stays readable.
 void set_status_ok();
 
 const char *error_message();

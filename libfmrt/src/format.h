@@ -118,9 +118,13 @@ struct RunLayout {
 struct RunHeader {
     uint64_t word;
     uint64_t reserved[7];
-    uint64_t bitmaps[2];
-    uint64_t *alloc_word(uint64_t w) { return &bitmaps[2 * w]; }
-    uint64_t *transient_word(uint64_t w) { return &bitmaps[2 * w + 1]; }
+    // The bitmaps follow at kRunBitmapOffset; they are addressed from the
+    // header's start (their length depends on the class).
+    uint64_t *alloc_word(uint64_t w) { return bitmaps() + 2 * w; }
+    uint64_t *transient_word(uint64_t w) { return bitmaps() + 2 * w + 1; }
+
+private:
+    uint64_t *bitmaps() { return reinterpret_cast<uint64_t *>(reinterpret_cast<uint8_t *>(this) + 64); }
 };
 constexpr uint32_t kRunBitmapOffset = 64;
 

@@ -2,6 +2,7 @@
 #include "heap.h"
 
 #include <cstring>
+#include <xxhash.h>
 
 #include "error.h"
 #include "platform.h"
@@ -11,11 +12,7 @@ namespace {
 
 std::atomic<uint64_t> g_next_heap_id{1};
 
-uint64_t make_freed_key() {
-    uint64_t k = 0;
-    os::random_bytes(&k, sizeof k);
-    return k | 1;
-}
+uint64_t key_from_uuid(const uint8_t *uuid) { return XXH3_64bits(uuid, 16) | 1; }
 
 inline uint64_t load_word(const uint64_t *w) { return __atomic_load_n(w, __ATOMIC_RELAXED); }
 inline void store_word(uint64_t *w, uint64_t v) { __atomic_store_n(w, v, __ATOMIC_RELAXED); }
@@ -37,9 +34,9 @@ inline uint64_t pages_for(size_t size) {
 
 }  // namespace
 
-const uint64_t g_freed_key = make_freed_key();
-
-Heap::Heap(Region &region) : region_(region), pages_(region), id_(g_next_heap_id.fetch_add(1)) {}
+Heap::Heap(Region &region)
+    : region_(region), pages_(region), id_(g_next_heap_id.fetch_add(1)),
+      freed_key_(key_from_uuid(region.superblock().uuid)) {}
 
 Heap::~Heap() {
     os::unmap(map_, map_bytes_);
@@ -76,6 +73,8 @@ Run *Heap::adopt_run(uint64_t off, uint32_t cls) {
     r->prev = r->next = nullptr;
     r->listed = false;
     r->active = true;
+    r->transient.store(0, std::memory_order_relaxed);
+    r->high_water.store(0, std::memory_order_relaxed);
     return r;
 }
 
@@ -121,6 +120,8 @@ int Heap::load() {
                             static_cast<unsigned long long>(off));
             }
             r->used += static_cast<uint32_t>(__builtin_popcountll(bits));
+            if (bits != 0) r->high_water.store(w * 64 + 64 - static_cast<uint32_t>(__builtin_clzll(bits)),
+                                               std::memory_order_relaxed);
         }
         map_set(off, l.pages, reinterpret_cast<uintptr_t>(r));
         runs.push_back(r);
@@ -163,7 +164,9 @@ int Heap::load() {
             // the two stores of a transient allocation: nothing to reclaim.
             if (t & a) {
                 has_transient = true;
-                transient_small_.fetch_add(__builtin_popcountll(t & a), std::memory_order_relaxed);
+                const uint32_t n = static_cast<uint32_t>(__builtin_popcountll(t & a));
+                transient_small_.fetch_add(n, std::memory_order_relaxed);
+                r->transient.fetch_add(n, std::memory_order_relaxed);
             }
         }
         if (has_transient) transient_runs_.push_back(r);
@@ -236,7 +239,7 @@ void Heap::release_run(ClassState &cs, Run *r) {
 
 uint32_t Heap::take_slots(uint32_t cls, uint32_t want, uint64_t *stack, uint32_t *count) {
     ClassState &cs = classes_[cls];
-    std::lock_guard<std::mutex> lock(cs.mu);
+    std::lock_guard<SpinLock> lock(cs.mu);
     // Crash order: the slots are listed in the stack and the count published
     // before their allocated bits are stored (a listed slot whose bit is
     // still clear is harmless at the next open).
@@ -267,8 +270,12 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, uint64_t *stack, uint32_t
                 uint32_t b = static_cast<uint32_t>(__builtin_ctzll(avail));
                 avail &= avail - 1;
                 bits |= uint64_t{1} << b;
-                const uint64_t off = r->data_off + static_cast<uint64_t>(w * 64 + b) * r->slot_size;
-                mark_freed(region_.ptr(off));  // free until handed out
+                const uint32_t slot = w * 64 + b;
+                const uint64_t off = r->data_off + uint64_t{slot} * r->slot_size;
+                mark_freed(region_.ptr(off), freed_key_);  // free until handed out
+                if (slot >= r->high_water.load(std::memory_order_relaxed)) {
+                    r->high_water.store(slot + 1, std::memory_order_release);
+                }
                 stack[base + got] = off;
                 ++got;
                 ++r->used;
@@ -291,7 +298,16 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, uint64_t *stack, uint32_t
 
 void Heap::return_slots(uint32_t cls, const uint64_t *offs, uint32_t n, uint32_t *count) {
     ClassState &cs = classes_[cls];
-    std::lock_guard<std::mutex> lock(cs.mu);
+    // Bring the bitmap words in before taking the lock, so the critical
+    // section does not wait on memory.  (The runs cannot go away meanwhile:
+    // these slots are still marked in them.)
+    for (uint32_t i = 0; i < n; ++i) {
+        const Run *r = reinterpret_cast<const Run *>(map_[offs[i] >> kPageShift]);
+        if (r == nullptr || (reinterpret_cast<uintptr_t>(r) & 1)) continue;
+        const uint64_t idx = ((offs[i] - r->data_off) * r->div_magic) >> 40;
+        __builtin_prefetch(r->hdr->alloc_word(idx >> 6), 1);
+    }
+    std::lock_guard<SpinLock> lock(cs.mu);
     // Crash order: the bits are cleared before the stack forgets the slots.
     uint32_t returned = 0;
     for (uint32_t i = 0; i < n; ++i) {
@@ -306,6 +322,7 @@ void Heap::return_slots(uint32_t cls, const uint64_t *offs, uint32_t n, uint32_t
         if (load_word(tword) & bit) {
             store_word(tword, load_word(tword) & ~bit);
             transient_small_.fetch_sub(1, std::memory_order_relaxed);
+            r->transient.fetch_sub(1, std::memory_order_relaxed);
         }
         store_word(word, bits & ~bit);
         ++returned;
@@ -376,11 +393,25 @@ void Heap::free_large(uint64_t span_off) {
 }
 
 bool Heap::resize_large(uint64_t span_off, size_t size) {
-    const uint64_t data_pages = pages_for(size);
+    uint64_t data_pages = pages_for(size);
     if (data_pages >= (uint64_t{1} << 32) - 1) return false;
     uint64_t old = large_usable(span_off);
     bool zeroed_tail = false;
-    if (pages_.resize(span_off, data_pages + 1, &zeroed_tail) != FMRT_OK) return false;
+    if (data_pages * kPageSize <= old && data_pages * kPageSize + old / 8 >= old) {
+        // Already big enough and not much too big: nothing to move.
+        static_cast<LargeHeader *>(region_.ptr(span_off))->requested = size;
+        return true;
+    }
+    // Growth takes 1/8 more than asked when it can, as vectors do, so a
+    // block grown step by step is resized a logarithmic number of times.
+    const uint64_t old_pages = old / kPageSize;
+    const uint64_t roomy = std::max(data_pages, old_pages + old_pages / 8);
+    if (data_pages * kPageSize <= old ||
+        roomy == data_pages || pages_.resize(span_off, roomy + 1, &zeroed_tail) != FMRT_OK) {
+        if (pages_.resize(span_off, data_pages + 1, &zeroed_tail) != FMRT_OK) return false;
+    } else {
+        data_pages = roomy;
+    }
     static_cast<LargeHeader *>(region_.ptr(span_off))->requested = size;
     uint64_t now = data_pages * kPageSize;
     large_bytes_.fetch_add(now - old, std::memory_order_relaxed);  // modular: also right when shrinking
@@ -409,8 +440,12 @@ int Heap::classify(const void *p, uint64_t *span_off, bool check_live, bool *tra
     const uint64_t d = off - r->data_off;
     const uint64_t idx = (d * r->div_magic) >> 40;
     if (idx >= r->slots || idx * r->slot_size != d) return kNotOurs;
+    if (idx >= r->high_water.load(std::memory_order_acquire)) return kNotOurs;  // never handed out
     if (check_live && !((load_word(r->hdr->alloc_word(idx >> 6)) >> (idx & 63)) & 1)) return kNotOurs;
-    if (transient != nullptr) *transient = (load_word(r->hdr->transient_word(idx >> 6)) >> (idx & 63)) & 1;
+    if (transient != nullptr) {
+        *transient = check_live ? ((load_word(r->hdr->transient_word(idx >> 6)) >> (idx & 63)) & 1)
+                                : r->transient.load(std::memory_order_relaxed) != 0;
+    }
     return static_cast<int>(r->cls);
 }
 
@@ -425,7 +460,7 @@ void Heap::set_transient(const void *p, int cls, uint64_t span_off, bool transie
         return;
     }
     ClassState &cs = classes_[cls];
-    std::lock_guard<std::mutex> lock(cs.mu);
+    std::lock_guard<SpinLock> lock(cs.mu);
     const uint64_t off = region_.offset(p);
     Run *r = reinterpret_cast<Run *>(map_[off >> kPageShift]);
     const uint64_t idx = ((off - r->data_off) * r->div_magic) >> 40;
@@ -434,8 +469,13 @@ void Heap::set_transient(const void *p, int cls, uint64_t span_off, bool transie
     const uint64_t t = load_word(tw);
     if (((t & bit) != 0) == transient) return;
     store_word(tw, transient ? (t | bit) : (t & ~bit));
-    if (transient) transient_small_.fetch_add(1, std::memory_order_relaxed);
-    else transient_small_.fetch_sub(1, std::memory_order_relaxed);
+    if (transient) {
+        transient_small_.fetch_add(1, std::memory_order_relaxed);
+        r->transient.fetch_add(1, std::memory_order_relaxed);
+    } else {
+        transient_small_.fetch_sub(1, std::memory_order_relaxed);
+        r->transient.fetch_sub(1, std::memory_order_relaxed);
+    }
 }
 
 uint64_t Heap::reclaim_transients() {
@@ -449,7 +489,7 @@ uint64_t Heap::reclaim_transients() {
     transient_spans_.clear();
     for (Run *r : transient_runs_) {
         ClassState &cs = classes_[r->cls];
-        std::lock_guard<std::mutex> lock(cs.mu);
+        std::lock_guard<SpinLock> lock(cs.mu);
         const uint32_t words = (r->slots + 63) / 64;
         const bool was_full = r->used == r->slots;
         for (uint32_t w = 0; w < words; ++w) {
@@ -458,10 +498,15 @@ uint64_t Heap::reclaim_transients() {
             if (t == 0) continue;
             const uint64_t a = load_word(aw);
             const uint32_t n = static_cast<uint32_t>(__builtin_popcountll(t & a));
+            for (uint64_t m = t & a; m != 0; m &= m - 1) {
+                const uint64_t slot = uint64_t{w} * 64 + static_cast<uint64_t>(__builtin_ctzll(m));
+                mark_freed(region_.ptr(r->data_off + slot * r->slot_size), freed_key_);
+            }
             // Allocated bit first: a crash in between leaves a transient bit
             // on a free slot, which the next load ignores.
             store_word(aw, a & ~t);
             store_word(tw, 0);
+            r->transient.fetch_sub(n, std::memory_order_relaxed);
             r->used -= n;
             cs.used -= n;
             transient_small_.fetch_sub(n, std::memory_order_relaxed);

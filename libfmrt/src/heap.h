@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -29,6 +30,25 @@
 namespace fmrt {
 
 class ThreadCache;
+
+// The class lock: critical sections are short (bitmap words prefetched
+// before it is taken), so waiters spin briefly, then yield, rather than
+// sleep in the kernel.
+class SpinLock {
+public:
+    void lock() {
+        for (int spins = 0; flag_.exchange(true, std::memory_order_acquire); ++spins) {
+            while (flag_.load(std::memory_order_relaxed)) {
+                if (spins++ < 256) __builtin_ia32_pause();
+                else std::this_thread::yield();
+            }
+        }
+    }
+    void unlock() { flag_.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool> flag_{false};
+};
 
 // RAM descriptor of one run.  Descriptors are recycled, never freed while
 // the heap lives, so a stale page-map read stays memory-safe.
@@ -46,26 +66,34 @@ struct Run {
     Run *next = nullptr;
     bool listed = false;
     bool active = false;     // describes a run now (false: in the spare pool)
+    // Transient bits set in this run (under the class lock; read without it
+    // by the free path, which checks the bitmap only when this is non-zero).
+    std::atomic<uint32_t> transient{0};
+    // One past the highest slot ever handed out (raised under the class
+    // lock, read without it by the free path).
+    std::atomic<uint32_t> high_water{0};
 };
 
 // Class state shared by threads; padded so classes do not share lines.
 struct alignas(64) ClassState {
-    std::mutex mu;
+    SpinLock mu;
     Run *partial = nullptr;   // runs with at least one free slot
     uint32_t empty_runs = 0;  // listed runs with used == 0
     uint64_t runs = 0;
     uint64_t used = 0;        // sum of run used counts
 };
 
-// Written into the second word of every small slot that is free but held
-// by a thread cache (every slot is at least 16 bytes), and cleared on every
-// path that hands a slot out, as glibc's tcache does.  A slot carrying the
-// key is therefore not allocated: freeing it again is refused, whichever
-// thread's cache holds it.  Random per process.
-extern const uint64_t g_freed_key;
-inline void mark_freed(void *p) { static_cast<uint64_t *>(p)[1] = g_freed_key; }
+// Every small slot that was handed out once and is not allocated now carries
+// the heap's freed key in its second word (every slot is at least 16 bytes):
+// written when a cache takes or gets back a slot, cleared on every path that
+// hands a slot out (as glibc's tcache does).  Slots never handed out lie at
+// or above their run's high-water mark (a run hands out slots in increasing
+// order until it first fills).  Together they refuse a double or wild free
+// without reading the run's bitmap.  The key derives from the file's UUID,
+// so it holds across processes.
+inline void mark_freed(void *p, uint64_t key) { static_cast<uint64_t *>(p)[1] = key; }
 inline void mark_handed_out(void *p) { static_cast<uint64_t *>(p)[1] = 0; }
-inline bool carries_freed_key(const void *p) { return static_cast<const uint64_t *>(p)[1] == g_freed_key; }
+inline bool carries_key(const void *p, uint64_t key) { return static_cast<const uint64_t *>(p)[1] == key; }
 
 constexpr uint32_t kMaxTake = 128;  // slots one take_slots call moves at most
 
@@ -91,6 +119,7 @@ public:
     void apply_load_fixes();
 
     uint64_t id() const { return id_; }
+    uint64_t freed_key() const { return freed_key_; }
     Region &region() { return region_; }
 
     // Takes up to `want` (at most kMaxTake) free slots of class `cls`:
@@ -119,7 +148,9 @@ public:
     // otherwise.  `check_live` also requires the slot's allocated bit (a
     // cache miss on the run header, so the free path asks only when the
     // slot carries the freed-slot key).
-    // `transient`, when given, receives the slot's or span's transient flag.
+    // `transient`, when given, receives the slot's or span's transient flag
+    // (with check_live false, for a slot: whether its run has any transient
+    // slot at all -- the free path then looks closer).
     int classify(const void *p, uint64_t *span_off, bool check_live = true, bool *transient = nullptr) const;
 
     // Sets or clears the transient flag of a live allocation (class of p as
@@ -160,6 +191,7 @@ private:
     Region &region_;
     PageAllocator pages_;
     uint64_t id_;
+    uint64_t freed_key_;
     uintptr_t *map_ = nullptr;  // one entry per page of the reservation
     uint64_t map_bytes_ = 0;
     ClassState classes_[kNumClasses];

@@ -56,9 +56,6 @@ int Region::open_existing_file(const RegionParams &p) {
     uint64_t max = p.max_size ? p.max_size : sb_.max_size;
     if ((rc = map(max)) != FMRT_OK) return rc;
     opened_dirty_ = (sb_.flags & kSbDirty) != 0;
-    // A copy made by a sparse-aware tool may have holes: reserve their disk
-    // blocks now, so a store into one can never raise SIGBUS on a full disk.
-    if (!readonly_ && (rc = os::reserve_space(fd_, 0, heap_end())) != FMRT_OK) return rc;
     return FMRT_OK;
 }
 
@@ -83,6 +80,28 @@ int Region::load_superblock() {
     int best = -1;
     for (int i = 0; i < 2; ++i) {
         if (verdict[i] == FMRT_OK && (best < 0 || copies[i].generation > copies[best].generation)) best = i;
+    }
+    if (best < 0 && tolerant_) {
+        // Verify and repair: both copies torn (a power cut while each was
+        // rewritten since the last sync).  A copy whose identity is intact
+        // still names the format; the heap end is then found by the walk
+        // (the whole file) and a catalog root that proves invalid is rebuilt
+        // from the records.
+        for (int i = 0; i < 2; ++i) {
+            const Superblock &c = copies[i];
+            if (std::memcmp(c.magic, kMagic, sizeof kMagic) == 0 && c.byte_order == kByteOrderTag &&
+                c.format_major == kFormatMajor && c.page_size == kPageSize && c.heap_start == kHeapStart &&
+                (best < 0 || c.generation > copies[best].generation)) {
+                best = i;
+            }
+        }
+        if (best >= 0) {
+            salvaged_ = true;
+            sb_ = copies[best];
+            sb_.heap_end = size / kPageSize * kPageSize;
+            heap_end_ = sb_.heap_end;
+            return FMRT_OK;
+        }
     }
     if (best < 0) {
         // Report the more specific verdict: a newer format beats damage.
@@ -195,6 +214,11 @@ int Region::write_superblock_locked(uint64_t flags) {
     std::memcpy(ptr((next.generation % 2) * kSuperblockSlotBytes), &next, sizeof next);
     sb_ = next;
     return FMRT_OK;
+}
+
+int Region::reserve_heap() {
+    if (readonly_) return FMRT_OK;
+    return os::reserve_space(fd_, 0, heap_end());
 }
 
 int Region::mark_open() {

@@ -53,6 +53,9 @@ public:
     bool writable() const { return !readonly_; }
     bool scratch() const { return scratch_; }
     bool opened_dirty() const { return opened_dirty_; }
+    // Tolerant opens only: both superblock copies failed their checks and
+    // one with an intact identity was taken (repair rewrites both).
+    bool salvaged() const { return salvaged_; }
     const std::string &path() const { return path_; }
     const Superblock &superblock() const { return sb_; }
 
@@ -73,6 +76,9 @@ public:
     // Records a new catalog table in the superblock (the commit point of a
     // table growth).
     int set_catalog_root(uint64_t off);
+    // Repair of a salvaged superblock whose catalog root is not a table:
+    // the next superblock write records no catalog (it is rebuilt).
+    void forget_catalog_root() { sb_.catalog_root = 0; }
     // Writes `word` at file offset `off` (repair's structural fixes).
     void store_word(uint64_t off, uint64_t word) {
         __atomic_store_n(static_cast<uint64_t *>(ptr(off)), word, __ATOMIC_RELEASE);
@@ -83,6 +89,9 @@ public:
     // Marks the file as open read-write (not cleanly closed) once the heap
     // has been checked; a no-op for read-only opens.
     int mark_open();
+    // Reserves disk blocks for the whole heap (fills holes a sparse copy
+    // left); only after the file was validated, so a refused file is untouched.
+    int reserve_heap();
     // Flushes the mapping and the file to disk.
     int sync();
     // Marks the file cleanly closed and syncs it (read-write only).
@@ -104,6 +113,7 @@ private:
     bool scratch_ = false;
     bool opened_dirty_ = false;
     bool tolerant_ = false;
+    bool salvaged_ = false;  // no valid superblock copy; rebuilt from a torn one
     uint8_t *base_ = nullptr;
     uint64_t reserved_ = 0;
     uint64_t max_size_ = 0;

@@ -41,7 +41,7 @@ public:
             *usable = rt_.heap().large_usable(span);
             return true;
         }
-        if (cls < 0 || carries_freed_key(p)) return false;
+        if (cls < 0 || carries_key(p, rt_.heap().freed_key())) return false;
         *usable = run_layout(static_cast<uint32_t>(cls)).slot_size;
         return true;
     }
@@ -62,7 +62,7 @@ int Runtime::open(fmrt_runtime **out, const char *path, const fmrt_options *opts
 }
 
 int Runtime::open_impl(fmrt_runtime **out, const char *path, const fmrt_options *opts, bool repair,
-                       uint64_t *repairs) {
+                       uint64_t *repairs, bool rebuild_catalog) {
     if (out == nullptr) return fail(FMRT_EINVAL, "fmrt_runtime_open: out is NULL");
     *out = nullptr;
     fmrt_options o = FMRT_OPTIONS_INIT;
@@ -96,16 +96,23 @@ int Runtime::open_impl(fmrt_runtime **out, const char *path, const fmrt_options 
     if (rc != FMRT_OK) return rc;
     rt->writable_ = !readonly;
     rt->heap_.reset(new Heap(*rt->region_));
+    // A failed open may already have allocated (a repair's catalog rebuild):
+    // give back the calling thread's cache before the heap goes away.
+    auto abandon = [&](int code) {
+        detach_thread_caches(*rt->heap_);
+        return code;
+    };
     rt->catalog_heap_.reset(new RuntimeCatalogHeap(*rt));
     rt->catalog_.reset(new Catalog(*rt->region_, *rt->catalog_heap_));
     // Nothing is written to the file before it has been fully checked, so a
     // refused file is left exactly as it was.
-    if ((rc = rt->heap_->load()) != FMRT_OK) return rc;
+    if ((rc = rt->heap_->load()) != FMRT_OK) return abandon(rc);
     CatalogScan scan;
-    if ((rc = rt->catalog_->load(&scan, repair)) != FMRT_OK) return rc;
+    if ((rc = rt->catalog_->load(&scan, repair)) != FMRT_OK) return abandon(rc);
     rt->damaged_at_open_ = scan.damaged;
-    if (repair && rt->region_->superblock().catalog_root != 0 && !scan.problems.empty() &&
-        scan.problems.front().second == "catalog table damaged") {
+    const bool table_damaged = rt->region_->superblock().catalog_root != 0 && !scan.problems.empty() &&
+                               scan.problems.front().second == "catalog table damaged";
+    if (repair && (table_damaged || rebuild_catalog)) {
         // Records are self-describing: find the valid ones and index them anew.
         std::vector<uint64_t> found;
         const CatalogHeap &ch = *rt->catalog_heap_;
@@ -114,10 +121,15 @@ int Runtime::open_impl(fmrt_runtime **out, const char *path, const fmrt_options 
             uint64_t u = 0;
             bool tr = false;
             if (!transient && usable >= kRecordHeaderBytes && r->magic == kRecordMagic && record_valid(r, usable)) {
-                if (r->alloc_offset == 0 || ch.live(rt->region_->ptr(r->alloc_offset), &u, &tr)) found.push_back(off);
+                if (r->alloc_offset == 0
+                        ? r->size == 0
+                        : (r->alloc_offset < rt->region_->file_size() &&
+                           ch.live(rt->region_->ptr(r->alloc_offset), &u, &tr) && r->size <= u)) {
+                    found.push_back(off);
+                }
             }
         });
-        if ((rc = rt->catalog_->rebuild(found)) != FMRT_OK) return rc;
+        if ((rc = rt->catalog_->rebuild(found)) != FMRT_OK) return abandon(rc);
         if (repairs) *repairs += 1 + found.size();
     }
     if (!readonly) {
@@ -126,13 +138,17 @@ int Runtime::open_impl(fmrt_runtime **out, const char *path, const fmrt_options 
         // every transient allocation left by the previous process.
         rt->catalog_->apply_load_fixes();
         rt->reclaimed_at_open_ = rt->heap_->reclaim_transients();
-        if ((rc = rt->region_->mark_open()) != FMRT_OK) return rc;
+        // Holes (a sparse copy) get their disk blocks now, so a store into
+        // one can never raise SIGBUS on a full disk.
+        if ((rc = rt->region_->reserve_heap()) != FMRT_OK) return abandon(rc);
+        if ((rc = rt->region_->mark_open()) != FMRT_OK) return abandon(rc);
     }
     {
         std::lock_guard<std::mutex> lock(g_registry_mu);
         registry().insert(rt.get());
     }
     *out = rt.release();
+    set_status_ok();  // an internal "not found" before creating is no failure
     return FMRT_OK;
 }
 
@@ -173,7 +189,7 @@ void *Runtime::alloc(size_t size, size_t alignment, unsigned flags) {
 int Runtime::set_transient(void *p, bool transient) {
     uint64_t span = 0;
     const int cls = heap_->classify(p, &span, true);
-    if (cls == kNotOurs || (cls != kLargeClass && carries_freed_key(p))) {
+    if (cls == kNotOurs || (cls != kLargeClass && carries_key(p, heap_->freed_key()))) {
         return fail(FMRT_EINVAL, "%p is not the start of a live allocation of this runtime", p);
     }
     heap_->set_transient(p, cls, span, transient);
@@ -184,7 +200,7 @@ int Runtime::is_transient(const void *p) const {
     uint64_t span = 0;
     bool transient = false;
     const int cls = heap_->classify(p, &span, true, &transient);
-    if (cls == kNotOurs || (cls != kLargeClass && carries_freed_key(p))) {
+    if (cls == kNotOurs || (cls != kLargeClass && carries_key(p, heap_->freed_key()))) {
         return fail(FMRT_EINVAL, "%p is not the start of a live allocation of this runtime", p);
     }
     return transient ? 1 : 0;
@@ -233,6 +249,7 @@ int Runtime::verify_path(fmrt_report *out, const char *path) {
     HeapImage img{region->base(), region->file_size(), region->superblock()};
     fmrt_report rep = FMRT_REPORT_INIT;
     VerifyResult res;
+    if (region->salvaged()) report_problem(&rep, 0, FMRT_EFORMAT, "both superblock copies are damaged");
     verify_image(img, VerifyOptions{}, &rep, &res);
     rep.version = out->version;
     *out = rep;
@@ -244,6 +261,7 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
     fmrt_report rep = FMRT_REPORT_INIT;
     VerifyResult res;
     std::vector<uint64_t> dropped;  // records whose slots repair empties
+    bool rebuild_catalog = false;   // a salvaged superblock named no valid table
     {
         RegionParams p;
         p.path = path;
@@ -254,7 +272,21 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
         int rc = Region::open(&region, p);
         if (rc != FMRT_OK) return rc;
         HeapImage img{region->base(), region->file_size(), region->superblock()};
+        if (region->salvaged()) {
+            report_problem(&rep, 0, FMRT_EFORMAT, "both superblock copies are damaged");
+            // The catalog root of a torn copy is only a guess: keep it when
+            // it names a valid table, else the runtime rebuilds the catalog.
+            const uint64_t root = img.sb.catalog_root;
+            const auto *t = root >= kHeapStart && root <= img.file_size - kTableHeaderBytes
+                                ? reinterpret_cast<const CatalogTable *>(img.base + root) : nullptr;
+            if (root == 0 || t == nullptr || t->magic != kTableMagic || t->check != table_check(t)) {
+                img.sb.catalog_root = 0;
+                region->forget_catalog_root();
+                rebuild_catalog = true;
+            }
+        }
         verify_image(img, VerifyOptions{}, &rep, &res);
+        if (region->salvaged()) rep.repairs++;
         if (flags & FMRT_REPAIR_RECLAIM) rep.repairs += res.unreachable.size();
         if (apply) {
             // Structure first, so that a normal open succeeds afterwards.
@@ -266,9 +298,12 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
                 dropped.push_back(*static_cast<const uint64_t *>(region->ptr(slot)));
                 region->store_word(slot, 0);
             }
-            if (res.new_heap_end != img.sb.heap_end && (rc = region->set_heap_end(res.new_heap_end)) != FMRT_OK) {
+            if ((res.new_heap_end != img.sb.heap_end || region->salvaged()) &&
+                (rc = region->set_heap_end(res.new_heap_end)) != FMRT_OK) {
                 return rc;
             }
+            // Both copies valid again.
+            if (region->salvaged() && (rc = region->set_heap_end(res.new_heap_end)) != FMRT_OK) return rc;
             if ((rc = region->sync()) != FMRT_OK) return rc;
         }
     }
@@ -278,7 +313,7 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
         fmrt_options o = FMRT_OPTIONS_INIT;
         o.flags = 0;
         uint64_t extra = 0;
-        int rc = open_impl(&rt, path, &o, true, &extra);
+        int rc = open_impl(&rt, path, &o, true, &extra, rebuild_catalog);
         if (rc != FMRT_OK) return rc;
         std::vector<uint64_t> keep;
         rt->catalog_->referenced(&keep);
@@ -458,7 +493,7 @@ size_t Runtime::usable_size(const void *p) const {
     uint64_t span = 0;
     int cls = heap_->classify(p, &span);
     if (cls == kLargeClass) return heap_->large_usable(span);
-    if (cls >= 0 && !carries_freed_key(p)) return run_layout(static_cast<uint32_t>(cls)).slot_size;
+    if (cls >= 0 && !carries_key(p, heap_->freed_key())) return run_layout(static_cast<uint32_t>(cls)).slot_size;
     return 0;
 }
 
@@ -467,7 +502,7 @@ void *Runtime::realloc(void *p, size_t size) {
     uint64_t span = 0;
     bool transient = false;
     const int cls = heap_->classify(p, &span, true, &transient);
-    if (cls == kNotOurs || (cls != kLargeClass && carries_freed_key(p))) {
+    if (cls == kNotOurs || (cls != kLargeClass && carries_key(p, heap_->freed_key()))) {
         fail(FMRT_EINVAL, "realloc: %p is not the start of a live allocation of this runtime", p);
         return nullptr;
     }

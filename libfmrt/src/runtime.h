@@ -71,7 +71,7 @@ private:
     // open() for repair: a damaged catalog table is rebuilt from the records
     // found in the heap instead of refusing the file.
     static int open_impl(fmrt_runtime **out, const char *path, const fmrt_options *opts, bool repair,
-                         uint64_t *repairs);
+                         uint64_t *repairs, bool rebuild_catalog = false);
     int final_close();
 
     uint32_t magic_ = kLiveMagic;
@@ -100,22 +100,27 @@ inline void *Runtime::malloc(size_t size) {
 
 inline int Runtime::free(void *p) {
     uint64_t span = 0;
-    // check_live: a slot-aligned pointer that was never handed out is refused
-    // too (it costs a look at the run's bitmap; worth it for a wild pointer).
-    bool transient = false;
-    const int cls = heap_->classify(p, &span, true, &transient);
+    // No bitmap read here: a slot that is not allocated carries the heap's
+    // freed key (heap.h), which catches double and wild frees.
+    bool maybe_transient = false;
+    const int cls = heap_->classify(p, &span, false, &maybe_transient);
     if (__builtin_expect(cls >= 0 && cls < static_cast<int>(kNumClasses), 1)) {
         // classify() proved p is a slot of a mapped run, so reading it is safe.
-        if (__builtin_expect(carries_freed_key(p), 0)) {
+        if (__builtin_expect(carries_key(p, heap_->freed_key()), 0)) {
             return fail(FMRT_EINVAL, "%p is not allocated (double free?)", p);
         }
-        // A cached slot must not carry the flag to its next owner.
-        if (__builtin_expect(transient, 0)) heap_->set_transient(p, cls, span, false);
+        // A cached slot must not carry the transient flag to its next owner
+        // (looked at only in runs that have transient slots at all).
+        if (__builtin_expect(maybe_transient, 0)) {
+            bool t = false;
+            heap_->classify(p, &span, true, &t);
+            if (t) heap_->set_transient(p, cls, span, false);
+        }
         ThreadCache *tc = thread_cache(*heap_);
         if (__builtin_expect(tc != nullptr, 1)) {
             tc->free(static_cast<uint32_t>(cls), p);
         } else {
-            mark_freed(p);
+            mark_freed(p, heap_->freed_key());
             const uint64_t off = region_->offset(p);
             heap_->return_slots(static_cast<uint32_t>(cls), &off, 1, nullptr);
         }

@@ -61,7 +61,7 @@ uint32_t bin_capacity(uint32_t cls) {
 
 }  // namespace
 
-ThreadCache::ThreadCache(Heap *h, uint8_t *base) : heap(h), heap_id(h->id()), base_(base) {
+ThreadCache::ThreadCache(Heap *h, uint8_t *base) : heap(h), heap_id(h->id()), base_(base), key_(h->freed_key()) {
     uint64_t stack_off = sizeof(CacheBlock);
     uint64_t caps[kNumClasses], offs[kNumClasses];
     for (uint32_t c = 0; c < kNumClasses; ++c) {

@@ -53,7 +53,7 @@ public:
         // Entry first, then the count: a kill in between only leaks p.
         b.stack[n] = static_cast<uint64_t>(static_cast<uint8_t *>(p) - base_);
         __atomic_store_n(b.count, n + 1, __ATOMIC_RELEASE);
-        mark_freed(p);
+        mark_freed(p, key_);
     }
 
     // Returns every cached slot to the heap and gives the block back.
@@ -77,6 +77,7 @@ private:
     void spill(uint32_t cls, uint32_t n);
 
     uint8_t *const base_;
+    const uint64_t key_;
     uint64_t block_off_ = 0;
     Bin bins_[kNumClasses];
 };

@@ -265,7 +265,8 @@ private:
         const uint64_t root = img_.sb.catalog_root;
         if (root == 0) return;
         const Allocation *ta = allocation(root);
-        const auto *t = reinterpret_cast<const CatalogTable *>(img_.base + root);
+        // Offsets from the file are checked before any pointer is formed.
+        const auto *t = ta ? reinterpret_cast<const CatalogTable *>(img_.base + root) : nullptr;
         if (ta == nullptr || ta->usable < kTableHeaderBytes || t->magic != kTableMagic ||
             t->check != table_check(t) || t->capacity > (ta->usable - kTableHeaderBytes) / 8) {
             problem(root, FMRT_EFORMAT, "catalog table at %llu is damaged", ull(root));
@@ -274,12 +275,14 @@ private:
         }
         reachable_.insert(root);
         std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> names;  // name -> (seq, slot word)
+        std::unordered_set<uint64_t> storage{root};  // the table and every slot's record
+        for (uint64_t s = 0; s < t->capacity; ++s) storage.insert(word(root + kTableHeaderBytes + 8 * s));
         for (uint64_t s = 0; s < t->capacity; ++s) {
             const uint64_t slot_off = root + kTableHeaderBytes + 8 * s;
             const uint64_t off = word(slot_off);
             if (off == 0) continue;
             const Allocation *ra = allocation(off);
-            const auto *r = reinterpret_cast<const CatalogRecord *>(img_.base + off);
+            const auto *r = ra ? reinterpret_cast<const CatalogRecord *>(img_.base + off) : nullptr;
             if (ra == nullptr || !record_valid(r, ra->usable)) {
                 rep_->damaged_records++;
                 problem(off, FMRT_EFORMAT, "catalog record at %llu is damaged", ull(off));
@@ -287,6 +290,11 @@ private:
                 continue;
             }
             const Allocation *aa = r->alloc_offset ? allocation(r->alloc_offset) : nullptr;
+            if (r->alloc_offset != 0 && storage.count(r->alloc_offset)) {
+                problem(off, FMRT_EFORMAT, "catalog record at %llu names catalog storage", ull(off));
+                res_->bad_slots.push_back(slot_off);
+                continue;
+            }
             if ((r->alloc_offset != 0 && (aa == nullptr || r->size > aa->usable)) ||
                 (r->alloc_offset == 0 && r->size != 0)) {
                 problem(off, FMRT_EINVAL, "catalog entry '%.40s' names no live allocation (offset %llu)",

@@ -521,7 +521,34 @@ CrashReport run_at_every_crash_point(const Scenario &s, TempDir &dir) {
         if (fmrt_unit::open_region(&r, work, s.initial, s.max, false) != FMRT_OK) std::abort();
         after = allocated(fmrt_unit::walk_region(*r));
     }
-    for (long k = 0; k < 100000; ++k) {
+    // How many stores the operation makes: the smallest k at which a child
+    // told to stop before store k + 1 completes instead.
+    auto completes_at = [&](long k) {
+        if (!fmrt_unit::write_file(work, pristine)) std::abort();
+        return run_child(s, work, k) == kChildCompleted;
+    };
+    long lo = 0, hi = 1;
+    while (!completes_at(hi) && hi < 1000000) {
+        lo = hi;
+        hi *= 2;
+    }
+    while (lo < hi) {
+        long mid = (lo + hi) / 2;
+        if (completes_at(mid)) hi = mid;
+        else lo = mid + 1;
+    }
+    const long stores = hi;
+    // Every crash point when there are few; otherwise the first and last 50
+    // and 200 spread evenly between (operations with thousands of stores
+    // are run initialisations: stamping a new run's slots before the run
+    // is published).
+    std::vector<long> points;
+    for (long k = 0; k <= stores; ++k) {
+        if (stores <= 300 || k < 50 || k > stores - 50 || (k - 50) % std::max<long>(1, (stores - 100) / 200) == 0) {
+            points.push_back(k);
+        }
+    }
+    for (long k : points) {
         if (!fmrt_unit::write_file(work, pristine)) std::abort();
         code = run_child(s, work, k);
         ++rep.points;

@@ -367,7 +367,12 @@ TEST(SizeClasses, SlotIndexMapsEachSlotStartAndEndToItsSlot) {
 TEST(LargeHeader, HeaderWordAndRequestedSizeFitInSixteenBytes) {
     EXPECT_EQ(sizeof(fmrt::LargeHeader), 16u);
     EXPECT_EQ(offsetof(fmrt::LargeHeader, requested), 8u);
-    EXPECT_EQ(offsetof(fmrt::RunHeader, bitmaps), fmrt::kRunBitmapOffset);
+    // The run bitmaps start at kRunBitmapOffset, interleaved word by word.
+    alignas(64) uint8_t buf[256] = {};
+    auto *h = reinterpret_cast<fmrt::RunHeader *>(buf);
+    EXPECT_EQ(reinterpret_cast<uint8_t *>(h->alloc_word(0)) - buf, static_cast<long>(fmrt::kRunBitmapOffset));
+    EXPECT_EQ(reinterpret_cast<uint8_t *>(h->transient_word(0)) - buf, static_cast<long>(fmrt::kRunBitmapOffset + 8));
+    EXPECT_EQ(reinterpret_cast<uint8_t *>(h->alloc_word(3)) - buf, static_cast<long>(fmrt::kRunBitmapOffset + 48));
 }
 
 }  // namespace

@@ -411,7 +411,7 @@ TEST_F(HeapTest, LoadRefusesABitmapMarkingSlotsTheRunDoesNotHave) {
     take(43, 1);  // 15 slots in one bitmap word
     ASSERT_LT(fmrt::run_layout(43).slots, 64u);
     auto *hdr = static_cast<fmrt::RunHeader *>(region_->ptr(kHeapStart));
-    hdr->bitmaps[0] |= uint64_t{1} << 63;
+    *hdr->alloc_word(0) |= uint64_t{1} << 63;
     close();
     ASSERT_STATUS(fmrt_unit::open_region(&region_, path(), 0, 0, false), FMRT_OK);
     Heap h(*region_);

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# tools/test.sh - runs every test suite of libfmrt; CI runs exactly this.
+#
+#   1. installs the missing packages of tools/packages.txt (as setup does);
+#   2. build/: configures (only when needed), compiles, `meson test`
+#      (the default setup: every suite but 'slow');
+#   3. build-asan/: the same under AddressSanitizer + UBSan (errors fatal);
+#   4. with --slow: also `meson test -C build --setup=slow --suite slow`;
+#   5. one bounded minute of the libFuzzer target (tests/fuzz/run_fuzz.sh).
+#
+# Ends with one line "N passed, M failed" (all the meson runs together) and
+# exits non-zero when anything failed, a build failed or a run found no tests.
+# Needs no install: tools/setup.sh need not have run.
+# usage: bash tools/test.sh [--slow]
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=tools/lib.sh
+. tools/lib.sh
+
+slow=0
+for arg in "$@"; do
+  case $arg in
+    --slow) slow=1 ;;
+    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) fmrt_die "unknown argument '$arg' (usage: bash tools/test.sh [--slow])" ;;
+  esac
+done
+
+# Sanitizer reports stop the test and show where; user settings come after ours.
+export ASAN_OPTIONS="halt_on_error=1:print_stacktrace=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+
+logs=$(mktemp -d "${TMPDIR:-/tmp}/fmrt-test.XXXXXX")
+trap 'rm -rf "$logs"' EXIT
+
+passed=0
+failed=0
+report=()  # one line per stage, repeated at the end
+
+# A stage that failed before running its tests counts as one failure.
+stage_failed() {
+  failed=$((failed + 1))
+  report+=("$1: FAILED ($2)")
+  fmrt_warn "$1: $2"
+}
+
+# Runs `meson test "$@"` under label $1 and adds its counts to the totals.
+run_meson_test() {
+  local label=$1
+  shift
+  local log=$logs/$label.log rc=0
+  fmrt_say "$label: meson test $*"
+  meson test "$@" 2>&1 | tee "$log" || rc=$?
+  # The summary block of meson test: "Ok: 12", "Fail: 0", ...
+  count() { awk -v k="$1:" '$0 ~ "^" k { n = $NF } END { print n + 0 }' "$log"; }
+  if ! grep -q '^Ok:' "$log"; then
+    if grep -q -e '^No tests defined' -e '^No suitable tests defined' "$log"; then
+      stage_failed "$label" "meson test found no tests"
+    else
+      stage_failed "$label" "meson test exited $rc without a summary"
+    fi
+    return
+  fi
+  local ok xfail fail xpass skip timeout
+  ok=$(count 'Ok') xfail=$(count 'Expected Fail') fail=$(count 'Fail')
+  xpass=$(count 'Unexpected Pass') skip=$(count 'Skipped') timeout=$(count 'Timeout')
+  local p=$((ok + xfail)) f=$((fail + xpass + timeout))
+  if [ $((p + f + skip)) -eq 0 ]; then
+    stage_failed "$label" "meson test found no tests"
+    return
+  fi
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    f=1  # meson failed in a way its counts do not show
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+  report+=("$label: $p passed, $f failed, $skip skipped")
+}
+
+fmrt_say "step 1/3: packages"
+fmrt_ensure_packages
+
+fmrt_say "step 2/3: build/ (every suite but 'slow')"
+if ! fmrt_configure build "${FMRT_BUILD_OPTIONS[@]}"; then
+  stage_failed build "configuring build/ failed (see Meson's message above)"
+elif ! fmrt_compile build; then
+  stage_failed build "compiling build/ failed (see the compiler errors above)"
+else
+  run_meson_test build -C build --print-errorlogs
+  if [ $slow = 1 ]; then
+    run_meson_test build-slow -C build --setup=slow --suite slow --print-errorlogs
+  fi
+fi
+
+fmrt_say "step 3/3: build-asan/ (AddressSanitizer + UBSan)"
+if ! fmrt_configure build-asan "${FMRT_ASAN_OPTIONS[@]}"; then
+  stage_failed build-asan "configuring build-asan/ failed (see Meson's message above)"
+elif ! fmrt_compile build-asan; then
+  stage_failed build-asan "compiling build-asan/ failed (see the compiler errors above)"
+else
+  run_meson_test build-asan -C build-asan --print-errorlogs
+fi
+
+# The libFuzzer target on open + verify + repair, one bounded minute from the
+# hostile-file corpus, under AddressSanitizer and UBSan (clang-14).
+fmrt_say "fuzz: 60 seconds of tests/fuzz/run_fuzz.sh"
+if bash tests/fuzz/run_fuzz.sh 60; then
+  passed=$((passed + 1))
+  report+=("fuzz: 1 passed, 0 failed (60 s, no crash, leak or hang)")
+else
+  stage_failed fuzz "the fuzzer found a crash, leak or hang, or could not run (see above)"
+fi
+
+echo
+for line in "${report[@]}"; do
+  fmrt_say "$line"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
