@@ -108,9 +108,6 @@ inline Mix make_mix(const Snapshots &snaps, uint64_t image_seed, int index) {
             m.tear[p] = p < 2 ? kSuperblockBytes / 2 : static_cast<uint16_t>(512 * rng.between(1, 7));
         }
     }
-    if (std::getenv("PIN_CACHE")) {
-        for (uint64_t p = 2; p < 8 && p < pages; ++p) { m.src[p] = last; m.torn[p] = kZero; }
-    }
     if (index < kControlImages + kSuperblockImages) {
         const int combo = index - kControlImages;
         for (uint64_t p = 0; p < 2; ++p) {
