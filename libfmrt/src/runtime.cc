@@ -72,8 +72,15 @@ int Runtime::open_impl(fmrt_runtime **out, const char *path, const fmrt_options 
         }
         o = *opts;
     }
-    const bool scratch = o.mode == FMRT_MODE_SCRATCH;
-    if (o.mode != FMRT_MODE_PERSISTENT && !scratch) return fail(FMRT_EINVAL, "fmrt_runtime_open: unknown mode");
+    // The caller's mode may hold any int: read it as one before trusting it
+    // as an fmrt_mode (an out-of-range enum value is undefined in C++).
+    int mode_raw = 0;
+    static_assert(sizeof(fmrt_mode) == sizeof(int), "fmrt_mode is int-sized");
+    std::memcpy(&mode_raw, &o.mode, sizeof mode_raw);
+    if (mode_raw != FMRT_MODE_PERSISTENT && mode_raw != FMRT_MODE_SCRATCH) {
+        return fail(FMRT_EINVAL, "fmrt_runtime_open: unknown mode %d", mode_raw);
+    }
+    const bool scratch = mode_raw == FMRT_MODE_SCRATCH;
     if (o.flags & ~(FMRT_OPEN_CREATE | FMRT_OPEN_READONLY)) return fail(FMRT_EINVAL, "fmrt_runtime_open: unknown flags");
     const bool readonly = (o.flags & FMRT_OPEN_READONLY) != 0;
     if (scratch && readonly) return fail(FMRT_EINVAL, "a scratch runtime cannot be read-only");

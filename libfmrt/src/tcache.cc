@@ -9,8 +9,8 @@
 namespace fmrt {
 
 
-thread_local uint64_t t_cache_heap_id __attribute__((tls_model("initial-exec"))) = 0;
-thread_local ThreadCache *t_cache __attribute__((tls_model("initial-exec"))) = nullptr;
+__thread uint64_t t_cache_heap_id __attribute__((tls_model("initial-exec"))) = 0;
+__thread ThreadCache *t_cache __attribute__((tls_model("initial-exec"))) = nullptr;
 
 namespace {
 
@@ -19,7 +19,7 @@ namespace {
 // exit, at runtime close and for statistics.
 std::mutex g_cache_mu;
 
-thread_local bool t_exiting __attribute__((tls_model("initial-exec"))) = false;
+__thread bool t_exiting __attribute__((tls_model("initial-exec"))) = false;
 
 void drop_ref(ThreadCache *c) {
     if (--c->refs == 0) delete c;

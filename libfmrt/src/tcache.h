@@ -86,8 +86,10 @@ private:
 // the thread is exiting (callers then go to the heap directly).
 ThreadCache *thread_cache_slow(Heap &heap);
 
-extern thread_local uint64_t t_cache_heap_id __attribute__((tls_model("initial-exec")));
-extern thread_local ThreadCache *t_cache __attribute__((tls_model("initial-exec")));
+// Plain C TLS (__thread): constant-initialised PODs need none of C++
+// thread_local's wrapper calls, and the fast path is one %fs-relative load.
+extern __thread uint64_t t_cache_heap_id __attribute__((tls_model("initial-exec")));
+extern __thread ThreadCache *t_cache __attribute__((tls_model("initial-exec")));
 
 inline ThreadCache *thread_cache(Heap &heap) {
     if (__builtin_expect(t_cache_heap_id == heap.id(), 1)) return t_cache;
