@@ -699,7 +699,10 @@ TEST(Torture, KilledAtRandomMomentsTheHeapKeepsEveryCommittedEntry) {
     // changes caught in flight.
     if (kills >= 100) {
         EXPECT_GT(s.committed_ops, kills) << "seed " << seed;
-        EXPECT_GT(s.in_flight, kills / 10) << "seed " << seed;
+        // At least 2% of the kills must land inside a catalog change (about
+        // 17-20% do in a plain build; a sanitizer build spends more of each
+        // child's life starting up, about 6%).
+        EXPECT_GT(s.in_flight, kills / 50) << "seed " << seed;
     }
 }
 
