@@ -8,9 +8,10 @@
 #   4. with --slow: also `meson test -C build --setup=slow --suite slow`;
 #   5. one bounded minute of the libFuzzer target (tests/fuzz/run_fuzz.sh).
 #
-# Ends with one line "N passed, M failed" (all the meson runs together) and
-# exits non-zero when anything failed, a build failed or a run found no tests.
-# Needs no install: tools/setup.sh need not have run.
+# Ends with one line "N passed, M failed" (the meson runs together, the fuzz
+# minute counting as one test) and exits non-zero when anything failed, a
+# build failed or a run found no tests.  Needs no install: tools/setup.sh
+# need not have run.
 # usage: bash tools/test.sh [--slow]
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -23,7 +24,7 @@ slow=0
 for arg in "$@"; do
   case $arg in
     --slow) slow=1 ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) fmrt_die "unknown argument '$arg' (usage: bash tools/test.sh [--slow])" ;;
   esac
 done
@@ -79,10 +80,10 @@ run_meson_test() {
   report+=("$label: $p passed, $f failed, $skip skipped")
 }
 
-fmrt_say "step 1/3: packages"
+fmrt_say "step 1/4: packages"
 fmrt_ensure_packages
 
-fmrt_say "step 2/3: build/ (every suite but 'slow')"
+fmrt_say "step 2/4: build/ (every suite but 'slow')"
 if ! fmrt_configure build "${FMRT_BUILD_OPTIONS[@]}"; then
   stage_failed build "configuring build/ failed (see Meson's message above)"
 elif ! fmrt_compile build; then
@@ -94,7 +95,7 @@ else
   fi
 fi
 
-fmrt_say "step 3/3: build-asan/ (AddressSanitizer + UBSan)"
+fmrt_say "step 3/4: build-asan/ (AddressSanitizer + UBSan)"
 if ! fmrt_configure build-asan "${FMRT_ASAN_OPTIONS[@]}"; then
   stage_failed build-asan "configuring build-asan/ failed (see Meson's message above)"
 elif ! fmrt_compile build-asan; then
@@ -105,7 +106,7 @@ fi
 
 # The libFuzzer target on open + verify + repair, one bounded minute from the
 # hostile-file corpus, under AddressSanitizer and UBSan (clang-14).
-fmrt_say "fuzz: 60 seconds of tests/fuzz/run_fuzz.sh"
+fmrt_say "step 4/4: build-fuzz/, 60 seconds of tests/fuzz/run_fuzz.sh"
 if bash tests/fuzz/run_fuzz.sh 60; then
   passed=$((passed + 1))
   report+=("fuzz: 1 passed, 0 failed (60 s, no crash, leak or hang)")
