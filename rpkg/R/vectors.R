@@ -1,0 +1,229 @@
+# Vectors: create, save, load, remove, list, and ordinary copies.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+fm_types <- c("logical", "integer", "numeric", "double", "complex", "raw", "character")
+
+fm_length <- function(length, call = sys.call(-1)) {
+  if (!is.numeric(length) || length(length) != 1L || is.na(length)) {
+    fm_invalid("'length' must be a single non-NA number", call)
+  }
+  if (length < 0) fm_invalid("'length' must not be negative", call)
+  if (length != floor(length)) fm_invalid("'length' must be a whole number", call)
+  if (length > 4503599627370496) fm_invalid("'length' is larger than R's longest vector", call)
+  as.double(length)
+}
+
+fm_name <- function(name, call = sys.call(-1)) {
+  name <- fm_string(name, "name", call)
+  if (nchar(name, type = "bytes") > 4096L) fm_invalid("'name' is longer than 4096 bytes", call)
+  name
+}
+
+fm_finish <- function(res) {
+  v <- res[[1L]]
+  if (!is.null(res[[2L]])) {
+    attrs <- tryCatch(unserialize(res[[2L]]), error = function(e) NULL)
+    if (is.list(attrs) && length(attrs)) rfm_set_attributes_(v, attrs)
+  }
+  v
+}
+
+#' Create a vector in a heap file
+#'
+#' Allocates a vector of `type` and `length` whose data live in the
+#' runtime's file. In a persistent runtime the vector is stored under `name`
+#' (or a generated name starting with `.anon/`) and is found again by
+#' [load_fmalloc()] in a later session. Assignments such as `x[i] <- v` on the
+#' returned vector write into the file; as with any R vector, a second
+#' binding (`y <- x`) makes R copy before writing.
+#'
+#' @param type One of `"logical"`, `"integer"`, `"numeric"` (or `"double"`),
+#'   `"complex"`, `"raw"`, `"character"`.
+#' @param length The number of elements: a non-negative whole number.
+#' @param runtime A runtime, or `NULL` for the default one.
+#' @param zero_initialize Fill with zeros (`FALSE`, `0`, `""`). With `FALSE`
+#'   the contents are unspecified (fastest for data about to be overwritten).
+#' @param name The catalog name; `NULL` for a generated name (persistent) or
+#'   none (scratch).
+#' @return An Rfmalloc vector of the given type.
+#' @examples
+#' f <- tempfile(fileext = ".heap")
+#' rt <- open_fmalloc(f)
+#' x <- create_fmalloc_vector("numeric", 4, runtime = rt, name = "x")
+#' x[2:3] <- c(1.1, 2.2)
+#' x
+#' s <- create_fmalloc_vector("character", 2, runtime = rt)
+#' s[1] <- "hello"
+#' s
+#' cleanup_fmalloc(rt)
+#' unlink(f)
+#' @export
+create_fmalloc_vector <- function(type, length, runtime = NULL, zero_initialize = TRUE,
+                                  name = NULL) {
+  if (!is.character(type) || length(type) != 1L || is.na(type) || !(type %in% fm_types)) {
+    fm_invalid(sprintf("unknown type %s: use one of %s",
+      if (is.character(type) && length(type) == 1L) sQuote(type, FALSE) else "argument",
+      paste(fm_types, collapse = ", ")))
+  }
+  length <- fm_length(length)
+  zero_initialize <- fm_flag(zero_initialize, "zero_initialize")
+  if (!is.null(name)) name <- fm_name(name)
+  runtime <- fm_runtime(runtime)
+  fm_check(rfm_create_(runtime, type, length, zero_initialize, name))
+}
+
+#' Store an R vector in a heap file under a name
+#'
+#' Copies `x` (an ordinary vector or an Rfmalloc vector) into the runtime's
+#' file under `name`, with its attributes, and returns the file-backed vector.
+#' The copy is durable after [sync_fmalloc()] or the runtime's close.
+#'
+#' @param x A logical, integer, double, complex, raw or character vector.
+#' @param name The catalog name (1 to 4096 bytes of UTF-8).
+#' @param runtime A runtime, or `NULL` for the default one.
+#' @param overwrite Replace an existing entry of that name. Vectors R still
+#'   holds from the replaced entry stay valid until they are collected.
+#' @return The Rfmalloc vector now stored under `name`.
+#' @examples
+#' f <- tempfile(fileext = ".heap")
+#' rt <- open_fmalloc(f)
+#' v <- save_fmalloc(c(a = 1L, b = 2L), "v", runtime = rt)
+#' v
+#' cleanup_fmalloc(rt)
+#' unlink(f)
+#' @export
+save_fmalloc <- function(x, name, runtime = NULL, overwrite = FALSE) {
+  name <- fm_name(name)
+  overwrite <- fm_flag(overwrite, "overwrite")
+  runtime <- fm_runtime(runtime)
+  if (!(typeof(x) %in% c("logical", "integer", "double", "complex", "raw", "character"))) {
+    stop(fm_condition("type", sprintf(
+      "cannot store an object of type '%s': logical, integer, double, complex, raw and character vectors can be stored",
+      typeof(x)), sys.call()))
+  }
+  a <- attributes(x)
+  blob <- if (length(a)) serialize(a, NULL, version = 3L) else NULL
+  v <- fm_check(rfm_save_(runtime, x, name, overwrite, blob))
+  if (length(a)) rfm_set_attributes_(v, a)
+  v
+}
+
+#' Find a stored vector by name
+#'
+#' Returns the vector stored under `name`, its data mapped from the file
+#' (nothing is read until used), with the attributes it was saved with.
+#' Unless `writable = TRUE`, the stored data never change through R's value
+#' semantics: `load_fmalloc("a") + 1` or `y[1] <- 0` work on copies.
+#'
+#' @param name The catalog name.
+#' @param runtime A runtime, or `NULL` for the default one.
+#' @param writable Let assignments on the returned vector write into the
+#'   file (not for read-only runtimes).
+#' @return An Rfmalloc vector.
+#' @examples
+#' f <- tempfile(fileext = ".heap")
+#' rt <- open_fmalloc(f)
+#' invisible(save_fmalloc(letters[1:3], "abc", runtime = rt))
+#' y <- load_fmalloc("abc", runtime = rt)
+#' y[1] <- "z"          # a copy: the stored vector is unchanged
+#' load_fmalloc("abc", runtime = rt)
+#' cleanup_fmalloc(rt)
+#' unlink(f)
+#' @export
+load_fmalloc <- function(name, runtime = NULL, writable = FALSE) {
+  name <- fm_name(name)
+  writable <- fm_flag(writable, "writable")
+  runtime <- fm_runtime(runtime)
+  fm_finish(fm_check(rfm_load_(runtime, name, writable)))
+}
+
+#' Remove a stored vector
+#'
+#' Removes `name` from the catalog and frees its space. Vectors R still
+#' holds keep their data until they are garbage-collected.
+#'
+#' @param name The catalog name.
+#' @param runtime A runtime, or `NULL` for the default one.
+#' @return `TRUE`, invisibly.
+#' @examples
+#' f <- tempfile(fileext = ".heap")
+#' rt <- open_fmalloc(f)
+#' invisible(save_fmalloc(1:3, "x", runtime = rt))
+#' remove_fmalloc("x", runtime = rt)
+#' nrow(list_fmalloc_allocations(rt))
+#' cleanup_fmalloc(rt)
+#' unlink(f)
+#' @export
+remove_fmalloc <- function(name, runtime = NULL) {
+  name <- fm_name(name)
+  runtime <- fm_runtime(runtime)
+  invisible(fm_check(rfm_remove_(runtime, name)))
+}
+
+#' Is this an Rfmalloc vector?
+#'
+#' `TRUE` when the data of `x` live in a heap file, also when R has wrapped
+#' the vector (e.g. after an attribute change).
+#'
+#' @param x Any R object.
+#' @return `TRUE` or `FALSE`.
+#' @examples
+#' f <- tempfile(fileext = ".heap")
+#' rt <- open_fmalloc(f)
+#' x <- create_fmalloc_vector("integer", 3, runtime = rt)
+#' is_fmalloc(x)
+#' is_fmalloc(1:3)
+#' cleanup_fmalloc(rt)
+#' unlink(f)
+#' @export
+is_fmalloc <- function(x) rfm_is_(x)
+
+#' An ordinary in-memory copy
+#'
+#' Copies an Rfmalloc vector, with its attributes, into an ordinary R vector.
+#' Anything else is returned unchanged.
+#'
+#' @param x A vector.
+#' @return An ordinary R vector equal to `x`.
+#' @examples
+#' f <- tempfile(fileext = ".heap")
+#' rt <- open_fmalloc(f)
+#' x <- save_fmalloc(c(1, 2, 3), "x", runtime = rt)
+#' m <- materialize_fmalloc(x)
+#' is_fmalloc(m)
+#' identical(m, c(1, 2, 3))
+#' cleanup_fmalloc(rt)
+#' unlink(f)
+#' @export
+materialize_fmalloc <- function(x) {
+  if (!is_fmalloc(x)) return(x)
+  rfm_materialize_(x)
+}
+
+#' What a heap file holds
+#'
+#' One row per catalog entry (durable), then one per transient or unnamed
+#' allocation this session's vectors hold.
+#'
+#' @param runtime A runtime, or `NULL` for the default one.
+#' @return A data frame with columns `name`, `type`, `length`, `bytes`,
+#'   `status` (`"durable"`, `"transient"` or `"scratch"`) and `created`.
+#' @examples
+#' f <- tempfile(fileext = ".heap")
+#' rt <- open_fmalloc(f)
+#' invisible(save_fmalloc(1:10, "ten", runtime = rt))
+#' list_fmalloc_allocations(rt)
+#' cleanup_fmalloc(rt)
+#' unlink(f)
+#' @export
+list_fmalloc_allocations <- function(runtime = NULL) {
+  runtime <- fm_runtime(runtime)
+  l <- fm_check(rfm_list_(runtime))
+  data.frame(
+    name = l$name, type = l$type, length = l$length, bytes = l$bytes,
+    status = l$status,
+    created = as.POSIXct(l$created, origin = "1970-01-01"),
+    stringsAsFactors = FALSE
+  )
+}

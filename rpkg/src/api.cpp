@@ -1,0 +1,347 @@
+// api.cpp - the .Call entry points behind the R functions (Rcpp-exported).
+//
+// Each returns its result, or on failure an object of class
+// "rfmalloc_failure" (list(kind, message)) that the R side turns into a
+// classed condition: no R error is raised from under a C++ frame here.
+// Arguments arrive validated and coerced by the R functions.
+//
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <Rcpp.h>
+
+#include "rfmalloc.h"
+
+#include <cstring>
+
+namespace rfm {
+SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, std::vector<uint8_t> *attrs);
+}
+
+using namespace rfm;
+
+namespace {
+
+SEXP failure(const std::string &kind, const std::string &message) {
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+    SET_VECTOR_ELT(out, 0, Rf_mkString(kind.c_str()));
+    SET_VECTOR_ELT(out, 1, Rf_mkString(message.c_str()));
+    SEXP nm = PROTECT(Rf_allocVector(STRSXP, 2));
+    SET_STRING_ELT(nm, 0, Rf_mkChar("kind"));
+    SET_STRING_ELT(nm, 1, Rf_mkChar("message"));
+    Rf_setAttrib(out, R_NamesSymbol, nm);
+    Rf_setAttrib(out, R_ClassSymbol, Rf_mkString("rfmalloc_failure"));
+    UNPROTECT(2);
+    return out;
+}
+
+template <class F> SEXP api(F &&f) {
+    try {
+        return f();
+    } catch (Failure &e) {
+        return failure(e.kind, e.message);
+    } catch (std::bad_alloc &) {
+        return failure("nomem", "out of memory");
+    } catch (std::exception &e) {
+        return failure("internal", e.what());
+    }
+}
+
+std::string str_arg(SEXP s) { return Rf_translateCharUTF8(STRING_ELT(s, 0)); }
+
+Runtime *writable_runtime(SEXP robj, const char *doing) {
+    Runtime *rt = usable_runtime(robj);
+    if (rt->readonly) fail("readonly", std::string("cannot ") + doing + ": the runtime for '" + rt->path + "' is read-only");
+    return rt;
+}
+
+// Orphans the live allocation an entry names, if R holds it: it loses its
+// name, becomes transient in the file, and is freed when R lets go.
+bool orphan_if_live(Runtime *rt, const fmrt_entry &e) {
+    if (!e.ptr) return false;
+    auto it = rt->live.find(e.offset);
+    if (it == rt->live.end()) return false;
+    Alloc *o = it->second;
+    o->name.clear();
+    own(o, fmrt_usable_size(rt->h, o->ptr));
+    o->transient = true;
+    fmrt_set_transient(rt->h, o->ptr, 1);
+    return true;
+}
+
+} // namespace
+
+// [[Rcpp::init]]
+void rfm_init(DllInfo *dll) { register_classes(dll); }
+
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_open_(SEXP path, double max_gb, bool scratch, bool readonly) {
+    return api([&]() -> SEXP {
+        std::string p = path == R_NilValue ? std::string() : str_arg(path);
+        if (!scratch) {
+            if (Runtime *rt = find_runtime_by_path(p, readonly)) {
+                if (rt->robj != R_NilValue) return rt->robj;
+            }
+        }
+        Runtime *rt = runtime_open(p, max_gb, scratch, readonly);
+        return make_runtime_object(rt);
+    });
+}
+
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_cleanup_(SEXP robj) {
+    return api([&]() -> SEXP {
+        Runtime *rt = runtime_from(robj);
+        if (!runtime_request_close(rt)) return Rf_ScalarLogical(FALSE);
+        R_ClearExternalPtr(robj);
+        rt->robj = R_NilValue;
+        runtime_unref(rt);
+        return Rf_ScalarLogical(TRUE);
+    });
+}
+
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_sync_(SEXP robj) {
+    return api([&]() -> SEXP {
+        Runtime *rt = runtime_from(robj);
+        if (!rt->readonly) {
+            int st = fmrt_runtime_sync(rt->h);
+            if (st != FMRT_OK) fail_status(st, "cannot sync '" + rt->path + "'");
+        }
+        return Rf_ScalarLogical(TRUE);
+    });
+}
+
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_info_(SEXP robj) {
+    return api([&]() -> SEXP {
+        Runtime *rt = runtime_from(robj);
+        fmrt_stats s = FMRT_STATS_INIT;
+        int st = fmrt_runtime_stats(&s, rt->h);
+        if (st != FMRT_OK) fail_status(st, "cannot read the statistics of '" + rt->path + "'");
+        uint64_t vectors = 0;
+        for (auto &kv : rt->live) vectors += kv.second->refs;
+        Rcpp::List out = Rcpp::List::create(
+            Rcpp::Named("path") = rt->path, Rcpp::Named("uuid") = rt->uuid,
+            Rcpp::Named("mode") = rt->persistent ? "persistent" : "scratch",
+            Rcpp::Named("readonly") = rt->readonly, Rcpp::Named("cleanup_requested") = rt->close_requested,
+            Rcpp::Named("live_vectors") = static_cast<double>(vectors),
+            Rcpp::Named("live_allocations_held") = static_cast<double>(rt->live.size()),
+            Rcpp::Named("file_bytes") = static_cast<double>(s.mapped_bytes),
+            Rcpp::Named("max_bytes") = static_cast<double>(s.reserved_bytes),
+            Rcpp::Named("in_use_bytes") = static_cast<double>(s.in_use_bytes),
+            Rcpp::Named("free_bytes") = static_cast<double>(s.free_bytes),
+            Rcpp::Named("allocations") = static_cast<double>(s.live_allocations),
+            Rcpp::Named("transient_allocations") = static_cast<double>(s.transient_allocations),
+            Rcpp::Named("catalog_entries") = static_cast<double>(s.catalog_entries),
+            Rcpp::Named("reclaimed_at_open") = static_cast<double>(s.reclaimed_at_open));
+        return Rcpp::wrap(out);
+    });
+}
+
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_create_(SEXP robj, std::string type, double length, bool zero, SEXP name) {
+    return api([&]() -> SEXP {
+        Runtime *rt = writable_runtime(robj, "create a vector");
+        const int t = type_from_name(type);
+        if (t < 0) fail("invalid", "unknown type '" + type + "'");
+        const R_xlen_t n = static_cast<R_xlen_t>(length);
+        std::string nm = name == R_NilValue ? std::string() : str_arg(name);
+        if (nm.empty() && rt->persistent) nm = generated_name();
+        uint64_t bytes;
+        void *p;
+        if (t == STRSXP) {
+            p = blob_from(rt, R_NilValue, n, true, &bytes);
+        } else {
+            const uint64_t es = element_size(t);
+            if (static_cast<uint64_t>(n) > UINT64_MAX / es) fail("nomem", "the vector is too large");
+            bytes = static_cast<uint64_t>(n) * es;
+            p = heap_alloc(rt, bytes, zero, true, "the vector");
+        }
+        if (!nm.empty()) {
+            std::vector<uint8_t> meta = make_meta(t, static_cast<uint64_t>(n), nullptr, 0);
+            int st = fmrt_catalog_put(rt->h, nm.c_str(), p, bytes, kEntryTag, meta.data(), meta.size(), 0);
+            if (st != FMRT_OK) {
+                fmrt_free(rt->h, p);
+                if (st == FMRT_EEXISTS) fail("exists", "a vector named '" + nm + "' already exists in '" + rt->path + "'");
+                fail_status(st, "cannot name the vector '" + nm + "'");
+            }
+        }
+        Alloc *a = alloc_get(rt, p, t, n);
+        a->name = nm;
+        if (nm.empty()) own(a, bytes);
+        a->transient = nm.empty();
+        return make_vector(a, true);
+    });
+}
+
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_save_(SEXP robj, SEXP x, std::string name, bool overwrite, SEXP attrs) {
+    return api([&]() -> SEXP {
+        Runtime *rt = writable_runtime(robj, "save a vector");
+        const int t = TYPEOF(x);
+        if (type_from_name(type_name(t)) < 0)
+            fail("type", std::string("cannot store an object of type '") + Rf_type2char(static_cast<SEXPTYPE>(t)) +
+                             "' (logical, integer, double, complex, raw and character vectors can be stored)");
+        fmrt_entry old = FMRT_ENTRY_INIT;
+        int st = fmrt_catalog_get(&old, rt->h, name.c_str());
+        if (st == FMRT_OK && !overwrite)
+            fail("exists", "a vector named '" + name + "' already exists in '" + rt->path + "' (use overwrite = TRUE)");
+        const bool had_old = st == FMRT_OK;
+        Alloc *a = copy_into(rt, x, true);
+        const R_xlen_t n = XLENGTH(x);
+        uint64_t bytes = t == STRSXP ? blob_bytes(static_cast<uint64_t>(n), static_cast<StrHeader *>(a->ptr)->heap_cap)
+                                     : static_cast<uint64_t>(n) * element_size(t);
+        const uint8_t *ab = attrs == R_NilValue ? nullptr : RAW(attrs);
+        size_t al = attrs == R_NilValue ? 0 : static_cast<size_t>(XLENGTH(attrs));
+        std::vector<uint8_t> meta = make_meta(t, static_cast<uint64_t>(n), ab, al);
+        // An old allocation that R still holds is orphaned, not freed.
+        bool keep_old = had_old && old.ptr && rt->live.count(old.offset) != 0;
+        unsigned flags = had_old ? (FMRT_PUT_REPLACE | (keep_old ? 0u : FMRT_PUT_FREE_REPLACED)) : 0u;
+        fmrt_entry old_copy = old;
+        st = fmrt_catalog_put(rt->h, name.c_str(), a->ptr, bytes, kEntryTag, meta.data(), meta.size(), flags);
+        if (st != FMRT_OK) {
+            a->refs = 1;
+            alloc_release(a); // frees the copy
+            if (st == FMRT_EEXISTS) fail("exists", "a vector named '" + name + "' already exists in '" + rt->path + "'");
+            fail_status(st, "cannot save '" + name + "'");
+        }
+        if (keep_old) orphan_if_live(rt, old_copy);
+        a->name = name;
+        own(a, 0);
+        a->owned = a->transient = false;
+        // Not mutable: what was saved stays as saved unless loaded writable.
+        return make_vector(a, false);
+    });
+}
+
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_load_(SEXP robj, std::string name, bool writable) {
+    return api([&]() -> SEXP {
+        Runtime *rt = usable_runtime(robj);
+        std::vector<uint8_t> attrs;
+        SEXP v = PROTECT(load_vector(rt, name, writable, &attrs));
+        SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+        SET_VECTOR_ELT(out, 0, v);
+        if (!attrs.empty()) {
+            SEXP r = Rf_allocVector(RAWSXP, static_cast<R_xlen_t>(attrs.size()));
+            SET_VECTOR_ELT(out, 1, r);
+            std::memcpy(RAW(r), attrs.data(), attrs.size());
+        }
+        UNPROTECT(2);
+        return out;
+    });
+}
+
+// Sets attributes on a vector just made by rfm_load_ (R's replacement
+// functions would copy a vector marked not mutable).
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_set_attributes_(SEXP x, SEXP attrs) {
+    SEXP names = Rf_getAttrib(attrs, R_NamesSymbol);
+    for (R_xlen_t i = 0; i < XLENGTH(attrs); ++i)
+        Rf_setAttrib(x, Rf_installChar(STRING_ELT(names, i)), VECTOR_ELT(attrs, i));
+    return x;
+}
+
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_remove_(SEXP robj, std::string name) {
+    return api([&]() -> SEXP {
+        Runtime *rt = writable_runtime(robj, "remove a vector");
+        fmrt_entry e = FMRT_ENTRY_INIT;
+        int st = fmrt_catalog_get(&e, rt->h, name.c_str());
+        if (st == FMRT_ENOTFOUND) fail("notfound", "no vector named '" + name + "' in '" + rt->path + "'");
+        if (st != FMRT_OK) fail_status(st, "cannot look up '" + name + "'");
+        bool live = e.ptr && rt->live.count(e.offset) != 0;
+        fmrt_entry copy = e;
+        st = fmrt_catalog_remove(rt->h, name.c_str(), live ? 0u : FMRT_REMOVE_FREE);
+        if (st != FMRT_OK) fail_status(st, "cannot remove '" + name + "'");
+        if (live) orphan_if_live(rt, copy);
+        return Rf_ScalarLogical(TRUE);
+    });
+}
+
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_list_(SEXP robj) {
+    return api([&]() -> SEXP {
+        Runtime *rt = runtime_from(robj);
+        std::vector<std::string> names, types, status;
+        std::vector<double> lengths, bytes, created;
+        fmrt_entry e = FMRT_ENTRY_INIT;
+        std::string after;
+        bool first = true;
+        while (fmrt_catalog_next(&e, rt->h, first ? nullptr : after.c_str()) == FMRT_OK) {
+            first = false;
+            after.assign(e.name, e.name_len);
+            names.push_back(after);
+            double len = NA_REAL;
+            std::string type = "unknown";
+            if (e.type == kEntryTag && e.meta_len >= sizeof(VecMeta)) {
+                VecMeta m;
+                std::memcpy(&m, e.meta, sizeof m);
+                if (m.magic == kMetaMagic) {
+                    type = type_name(static_cast<int>(m.sexptype));
+                    len = static_cast<double>(m.length);
+                }
+            }
+            types.push_back(type);
+            lengths.push_back(len);
+            bytes.push_back(static_cast<double>(e.size));
+            created.push_back(static_cast<double>(e.created_unix_ns) / 1e9);
+            status.push_back("durable");
+        }
+        for (auto &kv : rt->live) {
+            const Alloc *a = kv.second;
+            if (!a->name.empty()) continue;
+            names.push_back(std::string());
+            types.push_back(type_name(a->sexptype));
+            lengths.push_back(static_cast<double>(a->length));
+            bytes.push_back(static_cast<double>(fmrt_usable_size(rt->h, a->ptr)));
+            created.push_back(NA_REAL);
+            status.push_back(a->transient ? "transient" : "scratch");
+        }
+        Rcpp::CharacterVector nm(names.begin(), names.end());
+        for (size_t i = 0; i < names.size(); ++i)
+            if (names[i].empty() && status[i] != "durable") nm[i] = NA_STRING;
+        return Rcpp::wrap(Rcpp::List::create(Rcpp::Named("name") = nm, Rcpp::Named("type") = types,
+                                             Rcpp::Named("length") = lengths, Rcpp::Named("bytes") = bytes,
+                                             Rcpp::Named("status") = status, Rcpp::Named("created") = created));
+    });
+}
+
+// [[Rcpp::export(rng = false)]]
+bool rfm_is_(SEXP x) { return alloc_of(x) != nullptr; }
+
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_vector_info_(SEXP x) {
+    const Alloc *a = alloc_of(x);
+    if (!a) return R_NilValue;
+    return Rcpp::wrap(Rcpp::List::create(
+        Rcpp::Named("path") = a->rt->path, Rcpp::Named("name") = a->name.empty() ? Rcpp::String(NA_STRING) : Rcpp::String(a->name),
+        Rcpp::Named("type") = type_name(a->sexptype), Rcpp::Named("length") = static_cast<double>(a->length),
+        Rcpp::Named("offset") = static_cast<double>(a->offset), Rcpp::Named("transient") = a->transient,
+        Rcpp::Named("mode") = a->rt->persistent ? "persistent" : "scratch"));
+}
+
+// An ordinary in-memory copy with the same attributes.
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_materialize_(SEXP x) {
+    const int t = TYPEOF(x);
+    const R_xlen_t n = XLENGTH(x);
+    SEXP out = PROTECT(Rf_allocVector(static_cast<SEXPTYPE>(t), n));
+    if (t == STRSXP) {
+        for (R_xlen_t i = 0; i < n; ++i) SET_STRING_ELT(out, i, STRING_ELT(x, i));
+    } else if (n > 0) {
+        std::memcpy(DATAPTR(out), DATAPTR_RO(x), static_cast<size_t>(n) * element_size(t));
+    }
+    DUPLICATE_ATTRIB(out, x);
+    UNPROTECT(1);
+    return out;
+}
+
+// [[Rcpp::export(rng = false)]]
+bool rfm_is_open_(SEXP robj) {
+    try {
+        Runtime *rt = runtime_from(robj);
+        return !rt->close_requested;
+    } catch (Failure &) {
+        return false;
+    }
+}
