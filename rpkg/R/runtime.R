@@ -168,6 +168,9 @@ sync_fmalloc <- function(runtime = NULL) {
   invisible(fm_check(rfm_sync_(fm_runtime(runtime))))
 }
 
+#' @rdname open_fmalloc
+#' @param x A runtime.
+#' @param ... Ignored.
 #' @export
 print.fmalloc_runtime <- function(x, ...) {
   if (!rfm_is_open_(x)) {

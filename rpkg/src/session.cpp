@@ -170,6 +170,16 @@ Runtime *runtime_open(const std::string &path, double max_gb, bool scratch, bool
     if (max_gb > 0) o.max_size = static_cast<uint64_t>(std::ceil(max_gb * 1073741824.0));
     fmrt_runtime *h = nullptr;
     int st = fmrt_runtime_open(&h, path.empty() ? nullptr : path.c_str(), &o);
+    if (st == FMRT_EBUSY && !scratch) {
+        const std::string c = canonical(path);
+        for (Runtime *other : open_runtimes())
+            if (other->persistent && canonical(other->path) == c)
+                fail("busy", "cannot open '" + path + "': this R session still has it open" +
+                                 (other->close_requested
+                                      ? std::string(" (cleanup was requested, but vectors of it are still alive: "
+                                                    "remove them and run gc())")
+                                      : std::string(other->readonly ? " read-only" : " read-write")));
+    }
     if (st != FMRT_OK) fail_status(st, "cannot open '" + path + "'");
     fmrt_stats s = FMRT_STATS_INIT;
     st = fmrt_runtime_stats(&s, h);
