@@ -47,10 +47,13 @@ void fail_status(int status, const std::string &doing) {
 
 void raise(const char *kind, const char *message) {
     // Rfmalloc:::.fm_raise(kind, message) builds and signals the condition.
-    SEXP ns = PROTECT(R_FindNamespace(Rf_mkString("Rfmalloc")));
-    SEXP call = PROTECT(Rf_lang3(Rf_install(".fm_raise"), Rf_mkString(kind), Rf_mkString(message)));
+    SEXP pkg = PROTECT(Rf_mkString("Rfmalloc"));
+    SEXP ns = PROTECT(R_FindNamespace(pkg));
+    SEXP k = PROTECT(Rf_mkString(kind));
+    SEXP m = PROTECT(Rf_mkString(message));
+    SEXP call = PROTECT(Rf_lang3(Rf_install(".fm_raise"), k, m));
     Rf_eval(call, ns);
-    UNPROTECT(2);
+    UNPROTECT(5);
     Rf_error("%s", message); // not reached
 }
 
