@@ -2,58 +2,62 @@
 # Generator token: 10BE3573-1514-4C36-9D1C-5A225CD40393
 
 rfm_open_ <- function(path, max_gb, scratch, readonly) {
-    .Call('_Rfmalloc_rfm_open_', PACKAGE = 'Rfmalloc', path, max_gb, scratch, readonly)
+    .Call(`_Rfmalloc_rfm_open_`, path, max_gb, scratch, readonly)
 }
 
 rfm_cleanup_ <- function(robj) {
-    .Call('_Rfmalloc_rfm_cleanup_', PACKAGE = 'Rfmalloc', robj)
+    .Call(`_Rfmalloc_rfm_cleanup_`, robj)
 }
 
 rfm_sync_ <- function(robj) {
-    .Call('_Rfmalloc_rfm_sync_', PACKAGE = 'Rfmalloc', robj)
+    .Call(`_Rfmalloc_rfm_sync_`, robj)
 }
 
 rfm_info_ <- function(robj) {
-    .Call('_Rfmalloc_rfm_info_', PACKAGE = 'Rfmalloc', robj)
+    .Call(`_Rfmalloc_rfm_info_`, robj)
 }
 
 rfm_create_ <- function(robj, type, length, zero, name) {
-    .Call('_Rfmalloc_rfm_create_', PACKAGE = 'Rfmalloc', robj, type, length, zero, name)
+    .Call(`_Rfmalloc_rfm_create_`, robj, type, length, zero, name)
 }
 
 rfm_save_ <- function(robj, x, name, overwrite, attrs) {
-    .Call('_Rfmalloc_rfm_save_', PACKAGE = 'Rfmalloc', robj, x, name, overwrite, attrs)
+    .Call(`_Rfmalloc_rfm_save_`, robj, x, name, overwrite, attrs)
 }
 
 rfm_load_ <- function(robj, name, writable) {
-    .Call('_Rfmalloc_rfm_load_', PACKAGE = 'Rfmalloc', robj, name, writable)
+    .Call(`_Rfmalloc_rfm_load_`, robj, name, writable)
+}
+
+rfm_entry_attributes_ <- function(robj, name) {
+    .Call(`_Rfmalloc_rfm_entry_attributes_`, robj, name)
 }
 
 rfm_set_attributes_ <- function(x, attrs) {
-    .Call('_Rfmalloc_rfm_set_attributes_', PACKAGE = 'Rfmalloc', x, attrs)
+    .Call(`_Rfmalloc_rfm_set_attributes_`, x, attrs)
 }
 
 rfm_remove_ <- function(robj, name) {
-    .Call('_Rfmalloc_rfm_remove_', PACKAGE = 'Rfmalloc', robj, name)
+    .Call(`_Rfmalloc_rfm_remove_`, robj, name)
 }
 
 rfm_list_ <- function(robj) {
-    .Call('_Rfmalloc_rfm_list_', PACKAGE = 'Rfmalloc', robj)
+    .Call(`_Rfmalloc_rfm_list_`, robj)
 }
 
 rfm_is_ <- function(x) {
-    .Call('_Rfmalloc_rfm_is_', PACKAGE = 'Rfmalloc', x)
+    .Call(`_Rfmalloc_rfm_is_`, x)
 }
 
 rfm_vector_info_ <- function(x) {
-    .Call('_Rfmalloc_rfm_vector_info_', PACKAGE = 'Rfmalloc', x)
+    .Call(`_Rfmalloc_rfm_vector_info_`, x)
 }
 
 rfm_materialize_ <- function(x) {
-    .Call('_Rfmalloc_rfm_materialize_', PACKAGE = 'Rfmalloc', x)
+    .Call(`_Rfmalloc_rfm_materialize_`, x)
 }
 
 rfm_is_open_ <- function(robj) {
-    .Call('_Rfmalloc_rfm_is_open_', PACKAGE = 'Rfmalloc', robj)
+    .Call(`_Rfmalloc_rfm_is_open_`, robj)
 }
 

@@ -20,13 +20,15 @@ fm_name <- function(name, call = sys.call(-1)) {
   name
 }
 
-fm_finish <- function(res) {
-  v <- res[[1L]]
-  if (!is.null(res[[2L]])) {
-    attrs <- tryCatch(unserialize(res[[2L]]), error = function(e) NULL)
+# Sets the attributes stored with `name` on v, a vector just loaded (in C:
+# R's replacement functions would copy a vector marked not mutable).
+fm_restore_attributes <- function(v, runtime, name) {
+  blob <- fm_check(rfm_entry_attributes_(runtime, name))
+  if (!is.null(blob)) {
+    attrs <- tryCatch(unserialize(blob), error = function(e) NULL)
     if (is.list(attrs) && length(attrs)) rfm_set_attributes_(v, attrs)
   }
-  v
+  invisible(v)
 }
 
 #' Create a vector in a heap file
@@ -135,7 +137,9 @@ load_fmalloc <- function(name, runtime = NULL, writable = FALSE) {
   name <- fm_name(name)
   writable <- fm_flag(writable, "writable")
   runtime <- fm_runtime(runtime)
-  fm_finish(fm_check(rfm_load_(runtime, name, writable)))
+  v <- fm_check(rfm_load_(runtime, name, writable))
+  fm_restore_attributes(v, runtime, name)
+  v
 }
 
 #' Remove a stored vector

@@ -93,6 +93,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// rfm_entry_attributes_
+SEXP rfm_entry_attributes_(SEXP robj, std::string name);
+RcppExport SEXP _Rfmalloc_rfm_entry_attributes_(SEXP robjSEXP, SEXP nameSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type robj(robjSEXP);
+    Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
+    rcpp_result_gen = Rcpp::wrap(rfm_entry_attributes_(robj, name));
+    return rcpp_result_gen;
+END_RCPP
+}
 // rfm_set_attributes_
 SEXP rfm_set_attributes_(SEXP x, SEXP attrs);
 RcppExport SEXP _Rfmalloc_rfm_set_attributes_(SEXP xSEXP, SEXP attrsSEXP) {
@@ -174,6 +185,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_Rfmalloc_rfm_create_", (DL_FUNC) &_Rfmalloc_rfm_create_, 5},
     {"_Rfmalloc_rfm_save_", (DL_FUNC) &_Rfmalloc_rfm_save_, 5},
     {"_Rfmalloc_rfm_load_", (DL_FUNC) &_Rfmalloc_rfm_load_, 3},
+    {"_Rfmalloc_rfm_entry_attributes_", (DL_FUNC) &_Rfmalloc_rfm_entry_attributes_, 2},
     {"_Rfmalloc_rfm_set_attributes_", (DL_FUNC) &_Rfmalloc_rfm_set_attributes_, 2},
     {"_Rfmalloc_rfm_remove_", (DL_FUNC) &_Rfmalloc_rfm_remove_, 2},
     {"_Rfmalloc_rfm_list_", (DL_FUNC) &_Rfmalloc_rfm_list_, 1},

@@ -213,21 +213,32 @@ SEXP rfm_save_(SEXP robj, SEXP x, std::string name, bool overwrite, SEXP attrs) 
     });
 }
 
+// The vector alone: a list holding it would count as a second reference,
+// and R would then copy it before every write.
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_load_(SEXP robj, std::string name, bool writable) {
     return api([&]() -> SEXP {
         Runtime *rt = usable_runtime(robj);
-        std::vector<uint8_t> attrs;
-        SEXP v = PROTECT(load_vector(rt, name, writable, &attrs));
-        SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
-        SET_VECTOR_ELT(out, 0, v);
-        if (!attrs.empty()) {
-            SEXP r = Rf_allocVector(RAWSXP, static_cast<R_xlen_t>(attrs.size()));
-            SET_VECTOR_ELT(out, 1, r);
-            std::memcpy(RAW(r), attrs.data(), attrs.size());
-        }
-        UNPROTECT(2);
-        return out;
+        return load_vector(rt, name, writable, nullptr);
+    });
+}
+
+// The serialized attributes stored with an entry (NULL when none).
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_entry_attributes_(SEXP robj, std::string name) {
+    return api([&]() -> SEXP {
+        Runtime *rt = runtime_from(robj);
+        fmrt_entry e = FMRT_ENTRY_INIT;
+        int st = fmrt_catalog_get(&e, rt->h, name.c_str());
+        if (st != FMRT_OK) fail_status(st, "cannot look up '" + name + "'");
+        if (e.type != kEntryTag || e.meta_len < sizeof(VecMeta)) return R_NilValue;
+        VecMeta m;
+        std::memcpy(&m, e.meta, sizeof m);
+        if (m.attr_len == 0 || m.attr_len > e.meta_len - sizeof(VecMeta)) return R_NilValue;
+        SEXP r = PROTECT(Rf_allocVector(RAWSXP, static_cast<R_xlen_t>(m.attr_len)));
+        std::memcpy(RAW(r), static_cast<const uint8_t *>(e.meta) + sizeof(VecMeta), m.attr_len);
+        UNPROTECT(1);
+        return r;
     });
 }
 
