@@ -224,8 +224,9 @@ materialize_fmalloc <- function(x) {
 list_fmalloc_allocations <- function(runtime = NULL) {
   runtime <- fm_runtime(runtime)
   l <- fm_check(rfm_list_(runtime))
+  small <- function(v) if (all(is.na(v) | v <= .Machine$integer.max)) as.integer(v) else v
   data.frame(
-    name = l$name, type = l$type, length = l$length, bytes = l$bytes,
+    name = l$name, type = l$type, length = small(l$length), bytes = small(l$bytes),
     status = l$status,
     created = as.POSIXct(l$created, origin = "1970-01-01"),
     stringsAsFactors = FALSE
