@@ -61,3 +61,31 @@ rfm_is_open_ <- function(robj) {
     .Call(`_Rfmalloc_rfm_is_open_`, robj)
 }
 
+rfm_save_list_ <- function(robj, name, children, elem_attrs, overwrite, attrs) {
+    .Call(`_Rfmalloc_rfm_save_list_`, robj, name, children, elem_attrs, overwrite, attrs)
+}
+
+rfm_load_list_ <- function(robj, name) {
+    .Call(`_Rfmalloc_rfm_load_list_`, robj, name)
+}
+
+rfm_referrers_ <- function(robj, name) {
+    .Call(`_Rfmalloc_rfm_referrers_`, robj, name)
+}
+
+rfm_view_ <- function(x) {
+    .Call(`_Rfmalloc_rfm_view_`, x)
+}
+
+rfm_put_attributes_ <- function(robj, name, attrs) {
+    .Call(`_Rfmalloc_rfm_put_attributes_`, robj, name, attrs)
+}
+
+rfm_generated_name_ <- function() {
+    .Call(`_Rfmalloc_rfm_generated_name_`)
+}
+
+rfm_runtime_of_ <- function(x) {
+    .Call(`_Rfmalloc_rfm_runtime_of_`, x)
+}
+

@@ -2,7 +2,7 @@
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
-fm_types <- c("logical", "integer", "numeric", "double", "complex", "raw", "character")
+fm_types <- c("logical", "integer", "numeric", "double", "complex", "raw", "character", "list")
 
 fm_length <- function(length, call = sys.call(-1)) {
   if (!is.numeric(length) || length(length) != 1L || is.na(length)) {
@@ -72,6 +72,12 @@ create_fmalloc_vector <- function(type, length, runtime = NULL, zero_initialize 
   zero_initialize <- fm_flag(zero_initialize, "zero_initialize")
   if (!is.null(name)) name <- fm_name(name)
   runtime <- fm_runtime(runtime)
+  if (type == "list") {
+    if (is.null(name)) name <- rfm_generated_name_()
+    x <- vector("list", length)
+    fm_save_list(x, name, runtime, FALSE)
+    return(x)
+  }
   fm_check(rfm_create_(runtime, type, length, zero_initialize, name))
 }
 
@@ -99,6 +105,14 @@ save_fmalloc <- function(x, name, runtime = NULL, overwrite = FALSE) {
   name <- fm_name(name)
   overwrite <- fm_flag(overwrite, "overwrite")
   runtime <- fm_runtime(runtime)
+  if (is.list(x) && (is.null(oldClass(x)) || is.data.frame(x))) {
+    if (!overwrite && !inherits(rfm_load_list_(runtime, name), "rfmalloc_failure")) {
+      stop(fm_condition("exists", sprintf(
+        "an entry named '%s' already exists (use overwrite = TRUE)", name), sys.call()))
+    }
+    fm_save_list(x, name, runtime, overwrite)
+    return(load_fmalloc(name, runtime))
+  }
   if (!(typeof(x) %in% c("logical", "integer", "double", "complex", "raw", "character"))) {
     stop(fm_condition("type", sprintf(
       "cannot store an object of type '%s': logical, integer, double, complex, raw and character vectors can be stored",
@@ -137,6 +151,13 @@ load_fmalloc <- function(name, runtime = NULL, writable = FALSE) {
   name <- fm_name(name)
   writable <- fm_flag(writable, "writable")
   runtime <- fm_runtime(runtime)
+  rec <- fm_check(rfm_load_list_(runtime, name))
+  if (!is.null(rec)) {
+    l <- fm_load_list(rec, name, runtime, writable)
+    blob <- fm_check(rfm_entry_attributes_(runtime, name))
+    if (!is.null(blob)) attributes(l) <- unserialize(blob)
+    return(l)
+  }
   v <- fm_check(rfm_load_(runtime, name, writable))
   fm_restore_attributes(v, runtime, name)
   v
@@ -162,7 +183,15 @@ load_fmalloc <- function(name, runtime = NULL, writable = FALSE) {
 remove_fmalloc <- function(name, runtime = NULL) {
   name <- fm_name(name)
   runtime <- fm_runtime(runtime)
-  invisible(fm_check(rfm_remove_(runtime, name)))
+  refs <- fm_check(rfm_referrers_(runtime, name))
+  if (length(refs)) {
+    stop(fm_condition("referenced", sprintf(
+      "cannot remove '%s': it is an element of the stored list%s %s; remove or re-save %s first",
+      name, if (length(refs) > 1L) "s" else "", paste0("'", refs, "'", collapse = ", "),
+      if (length(refs) > 1L) "them" else "it"), sys.call()))
+  }
+  fm_remove_tree(name, runtime)
+  invisible(TRUE)
 }
 
 #' Is this an Rfmalloc vector?

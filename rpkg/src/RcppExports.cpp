@@ -176,6 +176,84 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// rfm_save_list_
+SEXP rfm_save_list_(SEXP robj, std::string name, SEXP children, SEXP elem_attrs, bool overwrite, SEXP attrs);
+RcppExport SEXP _Rfmalloc_rfm_save_list_(SEXP robjSEXP, SEXP nameSEXP, SEXP childrenSEXP, SEXP elem_attrsSEXP, SEXP overwriteSEXP, SEXP attrsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type robj(robjSEXP);
+    Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type children(childrenSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type elem_attrs(elem_attrsSEXP);
+    Rcpp::traits::input_parameter< bool >::type overwrite(overwriteSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type attrs(attrsSEXP);
+    rcpp_result_gen = Rcpp::wrap(rfm_save_list_(robj, name, children, elem_attrs, overwrite, attrs));
+    return rcpp_result_gen;
+END_RCPP
+}
+// rfm_load_list_
+SEXP rfm_load_list_(SEXP robj, std::string name);
+RcppExport SEXP _Rfmalloc_rfm_load_list_(SEXP robjSEXP, SEXP nameSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type robj(robjSEXP);
+    Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
+    rcpp_result_gen = Rcpp::wrap(rfm_load_list_(robj, name));
+    return rcpp_result_gen;
+END_RCPP
+}
+// rfm_referrers_
+SEXP rfm_referrers_(SEXP robj, std::string name);
+RcppExport SEXP _Rfmalloc_rfm_referrers_(SEXP robjSEXP, SEXP nameSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type robj(robjSEXP);
+    Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
+    rcpp_result_gen = Rcpp::wrap(rfm_referrers_(robj, name));
+    return rcpp_result_gen;
+END_RCPP
+}
+// rfm_view_
+SEXP rfm_view_(SEXP x);
+RcppExport SEXP _Rfmalloc_rfm_view_(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(rfm_view_(x));
+    return rcpp_result_gen;
+END_RCPP
+}
+// rfm_put_attributes_
+SEXP rfm_put_attributes_(SEXP robj, std::string name, SEXP attrs);
+RcppExport SEXP _Rfmalloc_rfm_put_attributes_(SEXP robjSEXP, SEXP nameSEXP, SEXP attrsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type robj(robjSEXP);
+    Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type attrs(attrsSEXP);
+    rcpp_result_gen = Rcpp::wrap(rfm_put_attributes_(robj, name, attrs));
+    return rcpp_result_gen;
+END_RCPP
+}
+// rfm_generated_name_
+SEXP rfm_generated_name_();
+RcppExport SEXP _Rfmalloc_rfm_generated_name_() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    rcpp_result_gen = Rcpp::wrap(rfm_generated_name_());
+    return rcpp_result_gen;
+END_RCPP
+}
+// rfm_runtime_of_
+SEXP rfm_runtime_of_(SEXP x);
+RcppExport SEXP _Rfmalloc_rfm_runtime_of_(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(rfm_runtime_of_(x));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_Rfmalloc_rfm_open_", (DL_FUNC) &_Rfmalloc_rfm_open_, 4},
@@ -193,6 +271,13 @@ static const R_CallMethodDef CallEntries[] = {
     {"_Rfmalloc_rfm_vector_info_", (DL_FUNC) &_Rfmalloc_rfm_vector_info_, 1},
     {"_Rfmalloc_rfm_materialize_", (DL_FUNC) &_Rfmalloc_rfm_materialize_, 1},
     {"_Rfmalloc_rfm_is_open_", (DL_FUNC) &_Rfmalloc_rfm_is_open_, 1},
+    {"_Rfmalloc_rfm_save_list_", (DL_FUNC) &_Rfmalloc_rfm_save_list_, 6},
+    {"_Rfmalloc_rfm_load_list_", (DL_FUNC) &_Rfmalloc_rfm_load_list_, 2},
+    {"_Rfmalloc_rfm_referrers_", (DL_FUNC) &_Rfmalloc_rfm_referrers_, 2},
+    {"_Rfmalloc_rfm_view_", (DL_FUNC) &_Rfmalloc_rfm_view_, 1},
+    {"_Rfmalloc_rfm_put_attributes_", (DL_FUNC) &_Rfmalloc_rfm_put_attributes_, 3},
+    {"_Rfmalloc_rfm_generated_name_", (DL_FUNC) &_Rfmalloc_rfm_generated_name_, 0},
+    {"_Rfmalloc_rfm_runtime_of_", (DL_FUNC) &_Rfmalloc_rfm_runtime_of_, 1},
     {NULL, NULL, 0}
 };
 

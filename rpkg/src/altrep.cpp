@@ -579,6 +579,7 @@ SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, std::vecto
                             std::to_string(m.version) + ")");
     if (m.attr_len > e.meta_len - sizeof(VecMeta)) fail("format", "the entry '" + name + "' has damaged metadata");
     const int t = static_cast<int>(m.sexptype);
+    if (t == VECSXP) fail("type", "the entry '" + name + "' is a list, not a vector");
     if (type_from_name(type_name(t)) < 0) fail("format", "the entry '" + name + "' has an unknown vector type");
     if (m.length > static_cast<uint64_t>(R_XLEN_T_MAX))
         fail("format", "the entry '" + name + "' is longer than R allows");

@@ -142,7 +142,7 @@ SEXP rfm_create_(SEXP robj, std::string type, double length, bool zero, SEXP nam
     return api([&]() -> SEXP {
         Runtime *rt = writable_runtime(robj, "create a vector");
         const int t = type_from_name(type);
-        if (t < 0) fail("invalid", "unknown type '" + type + "'");
+        if (t < 0 || t == VECSXP) fail("invalid", "unknown type '" + type + "'");
         const R_xlen_t n = static_cast<R_xlen_t>(length);
         std::string nm = name == R_NilValue ? std::string() : str_arg(name);
         if (nm.empty() && rt->persistent) nm = generated_name();
@@ -178,7 +178,7 @@ SEXP rfm_save_(SEXP robj, SEXP x, std::string name, bool overwrite, SEXP attrs) 
     return api([&]() -> SEXP {
         Runtime *rt = writable_runtime(robj, "save a vector");
         const int t = TYPEOF(x);
-        if (type_from_name(type_name(t)) < 0)
+        if (t == VECSXP || type_from_name(type_name(t)) < 0)
             fail("type", std::string("cannot store an object of type '") + Rf_type2char(static_cast<SEXPTYPE>(t)) +
                              "' (logical, integer, double, complex, raw and character vectors can be stored)");
         fmrt_entry old = FMRT_ENTRY_INIT;

@@ -77,6 +77,7 @@ const char *type_name(int t) {
     case CPLXSXP: return "complex";
     case RAWSXP: return "raw";
     case STRSXP: return "character";
+    case VECSXP: return "list";
     default: return "unknown";
     }
 }
@@ -88,6 +89,7 @@ int type_from_name(const std::string &n) {
     if (n == "complex") return CPLXSXP;
     if (n == "raw") return RAWSXP;
     if (n == "character") return STRSXP;
+    if (n == "list") return VECSXP;
     return -1;
 }
 
