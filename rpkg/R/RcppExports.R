@@ -61,6 +61,18 @@ rfm_is_open_ <- function(robj) {
     .Call(`_Rfmalloc_rfm_is_open_`, robj)
 }
 
+rfm_stats_ <- function(robj) {
+    .Call(`_Rfmalloc_rfm_stats_`, robj)
+}
+
+rfm_verify_ <- function(robj) {
+    .Call(`_Rfmalloc_rfm_verify_`, robj)
+}
+
+rfm_extents_ <- function(robj) {
+    .Call(`_Rfmalloc_rfm_extents_`, robj)
+}
+
 rfm_save_list_ <- function(robj, name, children, elem_attrs, overwrite, attrs) {
     .Call(`_Rfmalloc_rfm_save_list_`, robj, name, children, elem_attrs, overwrite, attrs)
 }

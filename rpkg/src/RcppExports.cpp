@@ -176,6 +176,36 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// rfm_stats_
+SEXP rfm_stats_(SEXP robj);
+RcppExport SEXP _Rfmalloc_rfm_stats_(SEXP robjSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type robj(robjSEXP);
+    rcpp_result_gen = Rcpp::wrap(rfm_stats_(robj));
+    return rcpp_result_gen;
+END_RCPP
+}
+// rfm_verify_
+SEXP rfm_verify_(SEXP robj);
+RcppExport SEXP _Rfmalloc_rfm_verify_(SEXP robjSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type robj(robjSEXP);
+    rcpp_result_gen = Rcpp::wrap(rfm_verify_(robj));
+    return rcpp_result_gen;
+END_RCPP
+}
+// rfm_extents_
+SEXP rfm_extents_(SEXP robj);
+RcppExport SEXP _Rfmalloc_rfm_extents_(SEXP robjSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type robj(robjSEXP);
+    rcpp_result_gen = Rcpp::wrap(rfm_extents_(robj));
+    return rcpp_result_gen;
+END_RCPP
+}
 // rfm_save_list_
 SEXP rfm_save_list_(SEXP robj, std::string name, SEXP children, SEXP elem_attrs, bool overwrite, SEXP attrs);
 RcppExport SEXP _Rfmalloc_rfm_save_list_(SEXP robjSEXP, SEXP nameSEXP, SEXP childrenSEXP, SEXP elem_attrsSEXP, SEXP overwriteSEXP, SEXP attrsSEXP) {
@@ -271,6 +301,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_Rfmalloc_rfm_vector_info_", (DL_FUNC) &_Rfmalloc_rfm_vector_info_, 1},
     {"_Rfmalloc_rfm_materialize_", (DL_FUNC) &_Rfmalloc_rfm_materialize_, 1},
     {"_Rfmalloc_rfm_is_open_", (DL_FUNC) &_Rfmalloc_rfm_is_open_, 1},
+    {"_Rfmalloc_rfm_stats_", (DL_FUNC) &_Rfmalloc_rfm_stats_, 1},
+    {"_Rfmalloc_rfm_verify_", (DL_FUNC) &_Rfmalloc_rfm_verify_, 1},
+    {"_Rfmalloc_rfm_extents_", (DL_FUNC) &_Rfmalloc_rfm_extents_, 1},
     {"_Rfmalloc_rfm_save_list_", (DL_FUNC) &_Rfmalloc_rfm_save_list_, 6},
     {"_Rfmalloc_rfm_load_list_", (DL_FUNC) &_Rfmalloc_rfm_load_list_, 2},
     {"_Rfmalloc_rfm_referrers_", (DL_FUNC) &_Rfmalloc_rfm_referrers_, 2},

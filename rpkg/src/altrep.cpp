@@ -549,7 +549,7 @@ SEXP load_reference(SEXP state) {
             }
             make_runtime_object(rt);
         }
-        SEXP robj = PROTECT(rt->robj);
+        PROTECT(rt->robj);
         SEXP v;
         try {
             v = load_vector(rt, name, false, nullptr);
