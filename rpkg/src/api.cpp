@@ -53,24 +53,17 @@ Runtime *writable_runtime(SEXP robj, const char *doing) {
     return rt;
 }
 
-// Orphans the live allocation an entry names, if R holds it: it loses its
-// name, becomes transient in the file, and is freed when R lets go.
-bool orphan_if_live(Runtime *rt, const fmrt_entry &e) {
-    if (!e.ptr) return false;
-    auto it = rt->live.find(e.offset);
-    if (it == rt->live.end()) return false;
-    Alloc *o = it->second;
-    o->name.clear();
-    own(o, fmrt_usable_size(rt->h, o->ptr));
-    o->transient = true;
-    fmrt_set_transient(rt->h, o->ptr, 1);
-    return true;
-}
-
 } // namespace
 
+namespace rfm {
+void register_ccallables();
+}
+
 // [[Rcpp::init]]
-void rfm_init(DllInfo *dll) { register_classes(dll); }
+void rfm_init(DllInfo *dll) {
+    register_classes(dll);
+    register_ccallables();
+}
 
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_open_(SEXP path, double max_gb, bool scratch, bool readonly) {
@@ -143,33 +136,8 @@ SEXP rfm_create_(SEXP robj, std::string type, double length, bool zero, SEXP nam
         Runtime *rt = writable_runtime(robj, "create a vector");
         const int t = type_from_name(type);
         if (t < 0 || t == VECSXP) fail("invalid", "unknown type '" + type + "'");
-        const R_xlen_t n = static_cast<R_xlen_t>(length);
         std::string nm = name == R_NilValue ? std::string() : str_arg(name);
-        if (nm.empty() && rt->persistent) nm = generated_name();
-        uint64_t bytes;
-        void *p;
-        if (t == STRSXP) {
-            p = blob_from(rt, R_NilValue, n, true, &bytes);
-        } else {
-            const uint64_t es = element_size(t);
-            if (static_cast<uint64_t>(n) > UINT64_MAX / es) fail("nomem", "the vector is too large");
-            bytes = static_cast<uint64_t>(n) * es;
-            p = heap_alloc(rt, bytes, zero, true, "the vector");
-        }
-        if (!nm.empty()) {
-            std::vector<uint8_t> meta = make_meta(t, static_cast<uint64_t>(n), nullptr, 0);
-            int st = fmrt_catalog_put(rt->h, nm.c_str(), p, bytes, kEntryTag, meta.data(), meta.size(), 0);
-            if (st != FMRT_OK) {
-                fmrt_free(rt->h, p);
-                if (st == FMRT_EEXISTS) fail("exists", "a vector named '" + nm + "' already exists in '" + rt->path + "'");
-                fail_status(st, "cannot name the vector '" + nm + "'");
-            }
-        }
-        Alloc *a = alloc_get(rt, p, t, n);
-        a->name = nm;
-        if (nm.empty()) own(a, bytes);
-        a->transient = nm.empty();
-        return make_vector(a, true);
+        return make_vector(create_alloc(rt, t, static_cast<R_xlen_t>(length), zero, nm), true);
     });
 }
 
@@ -177,39 +145,10 @@ SEXP rfm_create_(SEXP robj, std::string type, double length, bool zero, SEXP nam
 SEXP rfm_save_(SEXP robj, SEXP x, std::string name, bool overwrite, SEXP attrs) {
     return api([&]() -> SEXP {
         Runtime *rt = writable_runtime(robj, "save a vector");
-        const int t = TYPEOF(x);
-        if (t == VECSXP || type_from_name(type_name(t)) < 0)
-            fail("type", std::string("cannot store an object of type '") + Rf_type2char(static_cast<SEXPTYPE>(t)) +
-                             "' (logical, integer, double, complex, raw and character vectors can be stored)");
-        fmrt_entry old = FMRT_ENTRY_INIT;
-        int st = fmrt_catalog_get(&old, rt->h, name.c_str());
-        if (st == FMRT_OK && !overwrite)
-            fail("exists", "a vector named '" + name + "' already exists in '" + rt->path + "' (use overwrite = TRUE)");
-        const bool had_old = st == FMRT_OK;
-        Alloc *a = copy_into(rt, x, true);
-        const R_xlen_t n = XLENGTH(x);
-        uint64_t bytes = t == STRSXP ? blob_bytes(static_cast<uint64_t>(n), static_cast<StrHeader *>(a->ptr)->heap_cap)
-                                     : static_cast<uint64_t>(n) * element_size(t);
         const uint8_t *ab = attrs == R_NilValue ? nullptr : RAW(attrs);
         size_t al = attrs == R_NilValue ? 0 : static_cast<size_t>(XLENGTH(attrs));
-        std::vector<uint8_t> meta = make_meta(t, static_cast<uint64_t>(n), ab, al);
-        // An old allocation that R still holds is orphaned, not freed.
-        bool keep_old = had_old && old.ptr && rt->live.count(old.offset) != 0;
-        unsigned flags = had_old ? (FMRT_PUT_REPLACE | (keep_old ? 0u : FMRT_PUT_FREE_REPLACED)) : 0u;
-        fmrt_entry old_copy = old;
-        st = fmrt_catalog_put(rt->h, name.c_str(), a->ptr, bytes, kEntryTag, meta.data(), meta.size(), flags);
-        if (st != FMRT_OK) {
-            a->refs = 1;
-            alloc_release(a); // frees the copy
-            if (st == FMRT_EEXISTS) fail("exists", "a vector named '" + name + "' already exists in '" + rt->path + "'");
-            fail_status(st, "cannot save '" + name + "'");
-        }
-        if (keep_old) orphan_if_live(rt, old_copy);
-        a->name = name;
-        own(a, 0);
-        a->owned = a->transient = false;
         // Not mutable: what was saved stays as saved unless loaded writable.
-        return make_vector(a, false);
+        return make_vector(save_alloc(rt, x, name, overwrite, ab, al), false);
     });
 }
 
@@ -264,7 +203,7 @@ SEXP rfm_remove_(SEXP robj, std::string name) {
         fmrt_entry copy = e;
         st = fmrt_catalog_remove(rt->h, name.c_str(), live ? 0u : FMRT_REMOVE_FREE);
         if (st != FMRT_OK) fail_status(st, "cannot remove '" + name + "'");
-        if (live) orphan_if_live(rt, copy);
+        if (live) orphan_if_live(rt, copy.offset);
         return Rf_ScalarLogical(TRUE);
     });
 }

@@ -143,13 +143,7 @@ SEXP rfm_save_list_(SEXP robj, std::string name, SEXP children, SEXP elem_attrs,
             fmrt_free(rt->h, p);
             fail_status(st, "cannot save the list '" + name + "'");
         }
-        if (keep_old) {
-            Alloc *o = rt->live[old_copy.offset];
-            o->name.clear();
-            own(o, fmrt_usable_size(rt->h, o->ptr));
-            o->transient = true;
-            fmrt_set_transient(rt->h, o->ptr, 1);
-        }
+        if (keep_old) orphan_if_live(rt, old_copy.offset);
         return Rf_ScalarLogical(TRUE);
     });
 }

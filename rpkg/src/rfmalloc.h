@@ -164,6 +164,17 @@ std::string generated_name();
 // Writes catalog metadata bytes for a vector.
 std::vector<uint8_t> make_meta(int sexptype, uint64_t length, const uint8_t *attrs, size_t attr_len);
 
+// ---------------------------------------------------------------- vectors
+// A new stored vector (named `name`, or a generated name in a persistent
+// runtime, or unnamed and owned in a scratch one).
+Alloc *create_alloc(Runtime *rt, int sexptype, R_xlen_t length, bool zero, std::string name);
+// Copies x into rt under `name` with the given serialized attributes.
+Alloc *save_alloc(Runtime *rt, SEXP x, const std::string &name, bool overwrite, const uint8_t *attrs,
+                  size_t attr_len);
+// The allocation at `offset`, if R holds it, loses its name, becomes
+// transient and is freed when R lets go.  Returns whether it was held.
+bool orphan_if_live(Runtime *rt, uint64_t offset);
+
 // ---------------------------------------------------------------- altrep
 void register_classes(DllInfo *dll);
 // A new R vector over `a` (takes one reference).  `mutable_`: R may write it

@@ -1,0 +1,5 @@
+consumer_api_version <- function() .Call(c_api_version)
+consumer_make <- function(runtime, n) .Call(c_make, runtime, as.double(n))
+consumer_describe <- function(x) .Call(c_describe, x)
+consumer_save_load <- function(runtime, x, name) .Call(c_save_load, runtime, x, name)
+consumer_default <- function() .Call(c_default)
