@@ -37,8 +37,14 @@ fm_restore_attributes <- function(v, runtime, name) {
 #' runtime's file. In a persistent runtime the vector is stored under `name`
 #' (or a generated name starting with `.anon/`) and is found again by
 #' [load_fmalloc()] in a later session. Assignments such as `x[i] <- v` on the
-#' returned vector write into the file; as with any R vector, a second
-#' binding (`y <- x`) makes R copy before writing.
+#' returned vector write into the file while `x` is R's only reference to
+#' it. As with any R vector, a second reference makes R copy before writing,
+#' and the copy is what changes: a second binding (`y <- x`), or a tool that
+#' keeps the value of every top-level expression (knitr does). There, create
+#' and fill in one expression (`{ x <- create_fmalloc_vector(...); x[i] <- v }`),
+#' or reload with `load_fmalloc(name, writable = TRUE)` in the expression
+#' that writes. Like any unreferenced R vector, a created vector used in
+#' arithmetic before it is bound may serve as the result buffer.
 #'
 #' @param type One of `"logical"`, `"integer"`, `"numeric"` (or `"double"`),
 #'   `"complex"`, `"raw"`, `"character"`.
