@@ -247,7 +247,9 @@ materialize_fmalloc <- function(x) {
 #'
 #' @param runtime A runtime, or `NULL` for the default one.
 #' @return A data frame with columns `name`, `type`, `length`, `bytes`,
-#'   `status` (`"durable"`, `"transient"` or `"scratch"`) and `created`.
+#'   `shape` (class and dims from the stored attributes, e.g. `"matrix 2x3"`,
+#'   `"factor"`, `"data.frame 10x4"`), `status` (`"durable"`, `"transient"`
+#'   or `"scratch"`) and `created`.
 #' @examples
 #' f <- tempfile(fileext = ".heap")
 #' rt <- open_fmalloc(f)
@@ -260,10 +262,35 @@ list_fmalloc_allocations <- function(runtime = NULL) {
   runtime <- fm_runtime(runtime)
   l <- fm_check(rfm_list_(runtime))
   small <- function(v) if (all(is.na(v) | v <= .Machine$integer.max)) as.integer(v) else v
+  shape <- vapply(seq_along(l$name), function(i) {
+    if (l$status[i] != "durable" || l$type[i] == "unknown") return("")
+    blob <- rfm_entry_attributes_(runtime, l$name[i])
+    if (is.null(blob) || inherits(blob, "rfmalloc_failure")) return("")
+    a <- tryCatch(unserialize(blob), error = function(e) NULL)
+    fm_shape_summary(a, l$length[i])
+  }, "")
   data.frame(
     name = l$name, type = l$type, length = small(l$length), bytes = small(l$bytes),
-    status = l$status,
+    shape = shape, status = l$status,
     created = as.POSIXct(l$created, origin = "1970-01-01"),
     stringsAsFactors = FALSE
   )
+}
+
+# "matrix 2x3", "factor", "data.frame 3x2", "" from stored attributes.
+fm_shape_summary <- function(a, length) {
+  if (!is.list(a)) return("")
+  parts <- character(0)
+  cls <- a$class
+  dim <- a$dim
+  if (!is.null(cls)) parts <- paste(cls, collapse = "/")
+  if (!is.null(dim)) {
+    if (is.null(cls)) parts <- if (length(dim) == 2L) "matrix" else "array"
+    parts <- c(parts, paste(dim, collapse = "x"))
+  } else if (identical(cls, "data.frame")) {
+    rn <- a$row.names
+    nr <- if (is.integer(rn) && length(rn) == 2L && is.na(rn[1L])) abs(rn[2L]) else length(rn)
+    parts <- c(parts, paste0(nr, "x", length))
+  }
+  paste(parts, collapse = " ")
 }
