@@ -1,9 +1,12 @@
-# tools/lib.sh - shared by tools/setup.sh and tools/test.sh (sourced, not run).
+# tools/lib.sh - shared by tools/setup.sh and tools/test.sh (sourced, not run;
+# the scripts of suite 'r', tests/r/*.sh, source it too).
 #
-# Owns three things so both scripts do them the same way: the Debian packages
+# Owns four things so the scripts do them the same way: the Debian packages
 # (listed in tools/packages.txt), the Meson options of each build directory,
-# and configuring/compiling a build directory idempotently.
-# The caller has already done `set -euo pipefail` and cd'd to the repo root.
+# configuring/compiling a build directory idempotently, and copying the R
+# package's sources out of rpkg/ for a clean build.
+# The caller has already done `set -euo pipefail`; all but the R package
+# functions also expect it to have cd'd to the repo root.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash disable=SC2034  # the option arrays are used by the callers
@@ -146,4 +149,32 @@ fmrt_configure() {
 fmrt_compile() {
   fmrt_say "$1/: compiling"
   meson compile -C "$1"
+}
+
+# --- The R package Rfmalloc (rpkg/) -------------------------------------------
+# Used by tools/setup.sh (install into R's site library) and by the scripts of
+# Meson's suite 'r' (tests/r/*.sh, which source this file from the source tree).
+
+# Copies the R package sources $1 (normally rpkg/) to the new directory $2,
+# without what an in-place build leaves behind (src/*.o, src/*.so,
+# src/Makevars, *.Rcheck, 00LOCK-*): every install and check builds a clean
+# copy, never in rpkg/ itself, and never reuses object files compiled
+# against another libfmrt.
+fmrt_rpkg_stage() {
+  local from=$1 to=$2
+  mkdir -p "$to"
+  tar -C "$from" -cf - \
+    --exclude='./src/*.o' --exclude='./src/*.so' --exclude='./src/*.dll' \
+    --exclude='./src/Makevars' --exclude='./src/symbols.rds' \
+    --exclude='*.Rcheck' --exclude='00LOCK-*' --exclude='*.tar.gz' . |
+    tar -C "$to" -xf -
+}
+
+# Prints one hash of what an install of the staged package $1 depends on:
+# every file of the package except tests/ (R CMD INSTALL does not install
+# them), by path and content.
+fmrt_rpkg_hash() {
+  (cd "$1" && find . -path ./tests -prune -o -type f -print | LC_ALL=C sort |
+    while IFS= read -r f; do printf '%s\n' "$f"; sha256sum <"$f"; done) |
+    sha256sum | cut -d' ' -f1
 }

@@ -3,15 +3,23 @@
 #
 #   1. installs the missing packages of tools/packages.txt (as setup does);
 #   2. build/: configures (only when needed), compiles, `meson test`
-#      (the default setup: every suite but 'slow');
-#   3. build-asan/: the same under AddressSanitizer + UBSan (errors fatal);
+#      (the default setup: every suite but 'slow').  That includes suite
+#      'r' (tests/r/): the R package rpkg/ installed into build/tests/r/lib
+#      against build/'s libfmrt (PKG_CONFIG_PATH=build/meson-uninstalled;
+#      a fresh Rscript must load it without LD_LIBRARY_PATH), its testthat
+#      suite, examples/demo.R and the README's R code, and R CMD build +
+#      R CMD check --no-manual, failing on any ERROR or WARNING;
+#   3. build-asan/: the same under AddressSanitizer + UBSan (errors fatal),
+#      but without suite 'r' (tests/r/meson.build leaves it out of sanitizer
+#      builds: R cannot load an ASan-instrumented libfmrt);
 #   4. with --slow: also `meson test -C build --setup=slow --suite slow`;
 #   5. one bounded minute of the libFuzzer target (tests/fuzz/run_fuzz.sh).
 #
 # Ends with one line "N passed, M failed" (the meson runs together, the fuzz
 # minute counting as one test) and exits non-zero when anything failed, a
-# build failed or a run found no tests.  Needs no install: tools/setup.sh
-# need not have run.
+# build failed or a run found no tests.  Tests that skip (suite 'r' when R
+# is not installed, which tools/packages.txt prevents) count in neither.
+# Needs no install: tools/setup.sh need not have run.
 # usage: bash tools/test.sh [--slow]
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
@@ -24,7 +32,7 @@ slow=0
 for arg in "$@"; do
   case $arg in
     --slow) slow=1 ;;
-    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) fmrt_die "unknown argument '$arg' (usage: bash tools/test.sh [--slow])" ;;
   esac
 done
@@ -95,7 +103,7 @@ else
   fi
 fi
 
-fmrt_say "step 3/4: build-asan/ (AddressSanitizer + UBSan)"
+fmrt_say "step 3/4: build-asan/ (AddressSanitizer + UBSan; no suite 'r')"
 if ! fmrt_configure build-asan "${FMRT_ASAN_OPTIONS[@]}"; then
   stage_failed build-asan "configuring build-asan/ failed (see Meson's message above)"
 elif ! fmrt_compile build-asan; then
