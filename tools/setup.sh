@@ -69,8 +69,9 @@ echo
 # pkg-config, which looks first in the directory of the libfmrt.pc that
 # meson install wrote, and records that libdir as the package's rpath.
 fmrt_say "step 5/6: the R package Rfmalloc (rpkg/)"
-command -v R >/dev/null 2>&1 && command -v Rscript >/dev/null 2>&1 ||
+if ! command -v R >/dev/null 2>&1 || ! command -v Rscript >/dev/null 2>&1; then
   fmrt_die "R is not installed (r-base-dev is in tools/packages.txt)"
+fi
 libdir=$(fmrt_option_value build libdir)
 case $libdir in /*) ;; *) libdir=$prefix/$libdir ;; esac
 pcdir=$libdir/pkgconfig
@@ -79,7 +80,7 @@ includedir=$(fmrt_option_value build includedir)
 case $includedir in /*) ;; *) includedir=$prefix/$includedir ;; esac
 # R's system site library (/usr/local/lib/R/site-library on Debian).
 site=$(Rscript --vanilla -e 'cat(.Library.site[1])')
-[ -n "$site" ] && [ -d "$site" ] || fmrt_die "R reports no site library (.Library.site)"
+[ -d "$site" ] || fmrt_die "R reports no site library (.Library.site)"
 stage=$tmp/rpkg/Rfmalloc
 fmrt_rpkg_stage rpkg "$stage"
 version=$(sed -n 's/^Version:[[:space:]]*//p' "$stage/DESCRIPTION")

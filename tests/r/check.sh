@@ -8,6 +8,7 @@
 #
 # usage: check.sh SOURCE_ROOT BUILD_ROOT WORK_DIR
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck source=tests/r/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh" || exit 1
 
 [ $# -eq 1 ] || { echo "usage: check.sh SOURCE_ROOT BUILD_ROOT WORK_DIR" >&2; exit 2; }
@@ -16,7 +17,7 @@ rm -rf "$work"
 mkdir -p "$work"
 work=$(cd "$work" && pwd -P)
 fmrt_rpkg_stage "$srcroot/rpkg" "$work/Rfmalloc"
-cd "$work"
+cd "$work" || exit 1
 
 # Do not ask a time server whether file times are in the future (the check
 # may run offline; "checking package dependencies" may then warn on stderr

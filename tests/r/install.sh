@@ -11,6 +11,7 @@
 #
 # usage: install.sh SOURCE_ROOT BUILD_ROOT R_LIBRARY LIBFMRT_SO
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck source=tests/r/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh" || exit 1
 
 [ $# -eq 2 ] || { echo "usage: install.sh SOURCE_ROOT BUILD_ROOT R_LIBRARY LIBFMRT_SO" >&2; exit 2; }

@@ -10,6 +10,7 @@
 #
 # usage: testthat.sh SOURCE_ROOT BUILD_ROOT R_LIBRARY LIBFMRT_SO
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck source=tests/r/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh" || exit 1
 
 [ $# -eq 2 ] || { echo "usage: testthat.sh SOURCE_ROOT BUILD_ROOT R_LIBRARY LIBFMRT_SO" >&2; exit 2; }
@@ -25,6 +26,7 @@ fi
 
 echo "== testthat::test_dir($tests)"
 export R_LIBS=$rlib NOT_CRAN=true
+# shellcheck disable=SC2016  # R code, not shell
 r_capped Rscript --vanilla -e '
   library(testthat)
   options(warn = 1, testthat.progress.max_fails = 1000L)
