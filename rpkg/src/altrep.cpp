@@ -265,13 +265,35 @@ SEXP m_duplicate(SEXP x, Rboolean) {
     return make_vector(c, true);
 }
 
-double index_at(SEXP indx, R_xlen_t k) {
+// dst[k] = src[idx[k] - 1], or na where the index is NA or out of range.
+// Indices come by regions, so ALTREP indices (1:n) are never expanded.
+template <class T> void gather(T *dst, const T *src, R_xlen_t len, SEXP indx, T na) {
+    const R_xlen_t n = XLENGTH(indx);
+    constexpr R_xlen_t kChunk = 4096;
     if (TYPEOF(indx) == INTSXP) {
-        int v = INTEGER_ELT(indx, k);
-        return v == NA_INTEGER ? -1.0 : static_cast<double>(v);
+        int buf[kChunk];
+        for (R_xlen_t at = 0; at < n;) {
+            R_xlen_t got = INTEGER_GET_REGION(indx, at, std::min(kChunk, n - at), buf);
+            if (got <= 0) break;
+            for (R_xlen_t k = 0; k < got; ++k) {
+                const int i = buf[k]; // NA_INTEGER is negative
+                dst[at + k] = i >= 1 && i <= len ? src[i - 1] : na;
+            }
+            at += got;
+        }
+    } else {
+        double buf[kChunk];
+        const double dlen = static_cast<double>(len);
+        for (R_xlen_t at = 0; at < n;) {
+            R_xlen_t got = REAL_GET_REGION(indx, at, std::min(kChunk, n - at), buf);
+            if (got <= 0) break;
+            for (R_xlen_t k = 0; k < got; ++k) {
+                const double i = buf[k]; // NaN fails both comparisons
+                dst[at + k] = i >= 1 && i <= dlen ? src[static_cast<R_xlen_t>(i) - 1] : na;
+            }
+            at += got;
+        }
     }
-    double v = REAL_ELT(indx, k);
-    return ISNAN(v) ? -1.0 : v;
 }
 
 SEXP m_extract_subset(SEXP x, SEXP indx, SEXP) {
@@ -283,23 +305,24 @@ SEXP m_extract_subset(SEXP x, SEXP indx, SEXP) {
     Runtime *rt = a->rt;
     reserve_transient(static_cast<uint64_t>(n) * es);
     void *p = guarded([&] { return heap_alloc(rt, static_cast<uint64_t>(n) * es, false, true, "a subset"); });
-    const double len = static_cast<double>(a->length);
-    const char *src = static_cast<const char *>(a->ptr);
-    char *dst = static_cast<char *>(p);
-    for (R_xlen_t k = 0; k < n; ++k) {
-        double i = index_at(indx, k);
-        char *d = dst + static_cast<size_t>(k) * es;
-        if (i >= 1 && i <= len) {
-            std::memcpy(d, src + static_cast<size_t>(i - 1) * es, es);
-            continue;
-        }
-        switch (a->sexptype) {
-        case LGLSXP:
-        case INTSXP: *reinterpret_cast<int *>(d) = NA_INTEGER; break;
-        case REALSXP: *reinterpret_cast<double *>(d) = NA_REAL; break;
-        case CPLXSXP: reinterpret_cast<Rcomplex *>(d)->r = reinterpret_cast<Rcomplex *>(d)->i = NA_REAL; break;
-        default: *reinterpret_cast<Rbyte *>(d) = 0; break;
-        }
+    const R_xlen_t len = a->length;
+    switch (a->sexptype) {
+    case LGLSXP:
+    case INTSXP:
+        gather(static_cast<int *>(p), static_cast<const int *>(a->ptr), len, indx, NA_INTEGER);
+        break;
+    case REALSXP:
+        gather(static_cast<double *>(p), static_cast<const double *>(a->ptr), len, indx, NA_REAL);
+        break;
+    case CPLXSXP: {
+        Rcomplex na;
+        na.r = na.i = NA_REAL;
+        gather(static_cast<Rcomplex *>(p), static_cast<const Rcomplex *>(a->ptr), len, indx, na);
+        break;
+    }
+    default:
+        gather(static_cast<Rbyte *>(p), static_cast<const Rbyte *>(a->ptr), len, indx, static_cast<Rbyte>(0));
+        break;
     }
     Alloc *c = alloc_get(rt, p, a->sexptype, n);
     own(c, static_cast<uint64_t>(n) * es);
