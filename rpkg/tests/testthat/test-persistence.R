@@ -57,7 +57,7 @@ test_that("vectors saved and created in one process are loaded identical in anot
   expect_true(all(got$fm))
 
   l <- got$list
-  expect_identical(names(l), c("name", "type", "length", "bytes", "status", "created"))
+  expect_identical(names(l), c("name", "type", "length", "bytes", "shape", "status", "created"))
   expect_identical(unique(l$status), "durable")
   generated <- l$name[startsWith(l$name, ".anon/")]
   expect_length(generated, 1)
@@ -80,6 +80,10 @@ test_that("vectors saved and created in one process are loaded identical in anot
   expect_equal(row("mat")$length, 6)
   expect_equal(row(generated)$length, 4)
   expect_equal(row(generated)$bytes, 16)
+  expect_identical(row("mat")$shape, "matrix 2x3")
+  expect_identical(row("fac")$shape, "factor")
+  expect_identical(row("int")$shape, "")
+  expect_identical(row("dbl")$shape, "")
 
   # The parent process sees the same, generated name included.
   rt <- local_runtime(f)

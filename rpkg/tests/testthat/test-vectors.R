@@ -323,7 +323,7 @@ test_that("list_fmalloc_allocations shows name, type, length, bytes, status and 
   d <- create_fmalloc_vector("numeric", 7, runtime = rt, name = "dbl")
   l <- list_fmalloc_allocations(rt)
   expect_s3_class(l, "data.frame")
-  expect_identical(names(l), c("name", "type", "length", "bytes", "status", "created"))
+  expect_identical(names(l), c("name", "type", "length", "bytes", "shape", "status", "created"))
   expect_identical(sort(l$name), sort(c("ten", "lgl", "cplx", "raw", "chr", "dbl")))
   l <- l[order(l$name), ]
   expect_identical(l$type, c("character", "complex", "double", "logical", "raw", "integer"))
@@ -341,7 +341,7 @@ test_that("list_fmalloc_allocations on an empty heap has no rows but all columns
   rt <- local_runtime()
   l <- list_fmalloc_allocations(rt)
   expect_identical(nrow(l), 0L)
-  expect_identical(names(l), c("name", "type", "length", "bytes", "status", "created"))
+  expect_identical(names(l), c("name", "type", "length", "bytes", "shape", "status", "created"))
 })
 
 test_that("vectors created without a name get a generated .anon/ name that is listed", {
