@@ -37,6 +37,10 @@ rfm_set_attributes_ <- function(x, attrs) {
     .Call(`_Rfmalloc_rfm_set_attributes_`, x, attrs)
 }
 
+rfm_load_element_ <- function(robj, name, writable, attrs) {
+    .Call(`_Rfmalloc_rfm_load_element_`, robj, name, writable, attrs)
+}
+
 rfm_remove_ <- function(robj, name) {
     .Call(`_Rfmalloc_rfm_remove_`, robj, name)
 }

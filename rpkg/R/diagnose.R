@@ -96,19 +96,19 @@ summary.fmalloc_diagnosis <- function(object, ...) {
     file_bytes = s$file_bytes, in_use_bytes = s$in_use_bytes, free_bytes = s$free_bytes,
     fragmentation = s$fragmentation,
     entries = sum(object$catalog$status == "durable"),
-    by_type = table(object$catalog$type),
+    by_type = table(object$catalog$type[object$catalog$status == "durable"]),
     by_status = tapply(object$catalog$bytes, object$catalog$status, sum)
   ), class = "summary.fmalloc_diagnosis")
 }
 
 #' @export
 print.summary.fmalloc_diagnosis <- function(x, ...) {
-  cat(sprintf("%s: %s, %s used of %s (%.0f%% fragmented), %d entries\n", x$path,
+  types <- if (length(x$by_type)) {
+    paste0(" (", paste(x$by_type, names(x$by_type), collapse = ", "), ")")
+  } else ""
+  cat(sprintf("%s: %s, %s used of %s (%.0f%% fragmented), %d entries%s\n", x$path,
     if (x$healthy) "healthy" else "DAMAGED", format_bytes(x$in_use_bytes), format_bytes(x$file_bytes),
-    100 * x$fragmentation, x$entries))
-  if (length(x$by_type)) {
-    cat("entries by type:", paste(names(x$by_type), x$by_type, sep = " ", collapse = ", "), "\n")
-  }
+    100 * x$fragmentation, x$entries, types))
   invisible(x)
 }
 

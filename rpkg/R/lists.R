@@ -11,8 +11,47 @@ fm_attr_blob <- function(x) {
 
 fm_same_runtime <- function(a, b) identical(a, b)
 
-fm_save_list <- function(x, name, runtime, overwrite, depth = 0L) {
+fm_is_plain_list <- function(el) (is.list(el) && is.null(oldClass(el))) || is.data.frame(el)
+
+fm_exists <- function(runtime, name) {
+  !inherits(rfm_entry_attributes_(runtime, name), "rfmalloc_failure")
+}
+
+# Checks every element (recursively) before anything is written, so a list
+# that cannot be stored leaves the file as it was.
+fm_check_list <- function(x, name, runtime, depth = 0L) {
   if (depth > 100L) fm_invalid("lists nested more than 100 deep cannot be stored", NULL)
+  old <- fm_list_children(runtime, name)
+  for (i in seq_along(x)) {
+    el <- x[[i]]
+    if (is.null(el)) next
+    info <- rfm_vector_info_(el)
+    if (!is.null(info)) {
+      if (!fm_same_runtime(rfm_runtime_of_(el), runtime)) {
+        stop(fm_condition("type", sprintf(
+          "element %d of '%s' is an Rfmalloc vector of another runtime (%s); copy it with materialize_fmalloc() first",
+          i, name, info$path), NULL))
+      }
+      if (!is.na(info$name) && !info$transient) next
+    }
+    child <- paste0(name, "/", i)
+    if (fm_exists(runtime, child) && !(child %in% old)) {
+      stop(fm_condition("exists", sprintf(
+        "cannot store element %d of '%s' as '%s': an entry of that name exists and belongs to no earlier version of '%s'",
+        i, name, child, name), NULL))
+    }
+    if (fm_is_plain_list(el)) {
+      fm_check_list(el, child, runtime, depth + 1L)
+    } else if (!(typeof(el) %in% c("logical", "integer", "double", "complex", "raw", "character"))) {
+      stop(fm_condition("type", sprintf(
+        "element %d of '%s' is of type '%s': list elements must be NULL, vectors or lists",
+        i, name, typeof(el)), NULL))
+    }
+  }
+}
+
+fm_save_list <- function(x, name, runtime, overwrite, depth = 0L) {
+  if (depth == 0L) fm_check_list(x, name, runtime)
   old <- fm_list_children(runtime, name)
   n <- length(x)
   children <- rep(NA_character_, n)
@@ -22,35 +61,27 @@ fm_save_list <- function(x, name, runtime, overwrite, depth = 0L) {
     if (is.null(el)) next
     elem_attrs[i] <- list(fm_attr_blob(el))
     info <- rfm_vector_info_(el)
-    if (!is.null(info)) {
-      if (!fm_same_runtime(rfm_runtime_of_(el), runtime)) {
-        stop(fm_condition("type", sprintf(
-          "element %d of '%s' is an Rfmalloc vector of another runtime (%s); copy it with materialize_fmalloc() first",
-          i, name, info$path), NULL))
-      }
-      if (!is.na(info$name) && !info$transient) {
-        children[i] <- info$name
-        next
-      }
+    if (!is.null(info) && !is.na(info$name) && !info$transient) {
+      children[i] <- info$name
+      next
     }
     child <- paste0(name, "/", i)
-    if (is.list(el) && !is.data.frame(el) && is.null(oldClass(el)) || is.data.frame(el)) {
+    if (fm_is_plain_list(el)) {
       fm_save_list(el, child, runtime, TRUE, depth + 1L)
-    } else if (typeof(el) %in% c("logical", "integer", "double", "complex", "raw", "character")) {
-      fm_check(rfm_save_(runtime, el, child, TRUE, fm_attr_blob(el)))
     } else {
-      stop(fm_condition("type", sprintf(
-        "element %d of '%s' is of type '%s': list elements must be NULL, vectors or lists",
-        i, name, typeof(el)), NULL))
+      fm_check(rfm_save_(runtime, el, child, TRUE, fm_attr_blob(el)), NULL)
     }
     children[i] <- child
   }
   a <- attributes(x)
   blob <- if (length(a)) serialize(a, NULL, version = 3L) else NULL
   fm_check(rfm_save_list_(runtime, name, children, elem_attrs, overwrite, blob), NULL)
-  # Children the previous version owned and this one no longer names.
+  # Children the previous version owned, this one no longer names, and no
+  # other stored list names either.
   for (cn in setdiff(old, children)) {
-    if (startsWith(cn, paste0(name, "/"))) fm_remove_tree(cn, runtime)
+    if (startsWith(cn, paste0(name, "/")) && !length(fm_check(rfm_referrers_(runtime, cn), NULL))) {
+      fm_remove_tree(cn, runtime)
+    }
   }
   invisible(TRUE)
 }
@@ -73,19 +104,19 @@ fm_load_list <- function(rec, name, runtime, writable, seen = character(0)) {
     cn <- rec$children[i]
     if (is.na(cn)) next
     sub <- fm_check(rfm_load_list_(runtime, cn), NULL)
-    el <- if (!is.null(sub)) {
-      fm_load_list(sub, cn, runtime, writable, seen)
-    } else {
-      fm_check(rfm_load_(runtime, cn, writable), NULL)
-    }
     a <- rec$attrs[[i]]
-    if (!is.null(a)) {
-      attrs <- unserialize(a)
-      if (is.list(attrs) && length(attrs)) {
-        if (is.list(el)) attributes(el) <- attrs else rfm_set_attributes_(el, attrs)
-      }
+    if (!is.null(sub)) {
+      el <- fm_load_list(sub, cn, runtime, writable, seen)
+      attrs <- if (is.null(a)) NULL else tryCatch(unserialize(a), error = function(e) NULL)
+      attributes(el) <- if (is.list(attrs) && length(attrs)) attrs else NULL
+    } else {
+      # The element's attributes are set in C: no R closure may hold it,
+      # or R would copy a writable element before its first write.
+      el <- fm_check(rfm_load_element_(runtime, cn, writable, a), NULL)
     }
-    out[i] <- list(el)
+    # out[[i]] <- el, not out[i] <- list(el): a temporary list would stay a
+    # second reference, and R would copy the element before every write.
+    out[[i]] <- el
   }
   out
 }

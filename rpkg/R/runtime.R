@@ -73,7 +73,9 @@ fm_runtime <- function(runtime, call = sys.call(-1)) {
 #' @export
 open_fmalloc <- function(filepath, size_gb = NULL, mode = c("persistent", "scratch"),
                          readonly = FALSE) {
-  mode <- match.arg(mode)
+  mode <- tryCatch(match.arg(mode), error = function(e) {
+    fm_invalid("'mode' must be \"persistent\" or \"scratch\"", NULL)
+  })
   readonly <- fm_flag(readonly, "readonly")
   if (mode == "scratch" && is.null(filepath)) {
     path <- NULL
@@ -145,7 +147,9 @@ cleanup_fmalloc <- function(runtime = NULL) {
   }
   runtime <- fm_runtime(runtime)
   if (identical(runtime, fm_state$default)) fm_state$default <- NULL
-  if (!rfm_is_open_(runtime)) return(invisible(FALSE))
+  open <- rfm_is_open_(runtime)
+  if (is.na(open)) fm_invalid("'runtime' is not an Rfmalloc runtime (make one with open_fmalloc())")
+  if (!open) return(invisible(FALSE))
   invisible(fm_check(rfm_cleanup_(runtime)))
 }
 
@@ -173,7 +177,7 @@ sync_fmalloc <- function(runtime = NULL) {
 #' @param ... Ignored.
 #' @export
 print.fmalloc_runtime <- function(x, ...) {
-  if (!rfm_is_open_(x)) {
+  if (!isTRUE(rfm_is_open_(x))) {
     cat("<fmalloc_runtime: closed>\n")
     return(invisible(x))
   }

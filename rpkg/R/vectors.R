@@ -20,17 +20,6 @@ fm_name <- function(name, call = sys.call(-1)) {
   name
 }
 
-# Sets the attributes stored with `name` on v, a vector just loaded (in C:
-# R's replacement functions would copy a vector marked not mutable).
-fm_restore_attributes <- function(v, runtime, name) {
-  blob <- fm_check(rfm_entry_attributes_(runtime, name))
-  if (!is.null(blob)) {
-    attrs <- tryCatch(unserialize(blob), error = function(e) NULL)
-    if (is.list(attrs) && length(attrs)) rfm_set_attributes_(v, attrs)
-  }
-  invisible(v)
-}
-
 #' Create a vector in a heap file
 #'
 #' Allocates a vector of `type` and `length` whose data live in the
@@ -43,7 +32,8 @@ fm_restore_attributes <- function(v, runtime, name) {
 #' keeps the value of every top-level expression (knitr does). There, create
 #' and fill in one expression (`{ x <- create_fmalloc_vector(...); x[i] <- v }`),
 #' or reload with `load_fmalloc(name, writable = TRUE)` in the expression
-#' that writes. Like any unreferenced R vector, a created vector used in
+#' that writes. Assign by position: R duplicates an ALTREP vector before an
+#' assignment by name (`x["a"] <- v`). Like any unreferenced R vector, a created vector used in
 #' arithmetic before it is bound may serve as the result buffer.
 #'
 #' @param type One of `"logical"`, `"integer"`, `"numeric"` (or `"double"`),
@@ -164,9 +154,7 @@ load_fmalloc <- function(name, runtime = NULL, writable = FALSE) {
     if (!is.null(blob)) attributes(l) <- unserialize(blob)
     return(l)
   }
-  v <- fm_check(rfm_load_(runtime, name, writable))
-  fm_restore_attributes(v, runtime, name)
-  v
+  fm_check(rfm_load_(runtime, name, writable))
 }
 
 #' Remove a stored vector

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <string>
 
 namespace rfm {
 namespace {
@@ -75,28 +76,40 @@ bool copy_in_file(const Alloc *a, double bytes) {
 
 // ---------------------------------------------------------------- strings
 SEXP str_elt(const Alloc *a, R_xlen_t i) {
+    // Once R holds a data pointer, the materialized copy is what R may have
+    // written through; Set_elt keeps both up to date.
+    if (a->strcache) return STRING_ELT(a->strcache, i);
     uint64_t s = str_slots(a->ptr)[i];
     if (s == 0) return R_BlankString;
     if (s == kNaSlot) return NA_STRING;
     const char *rec = str_heap(a->ptr) + s;
     uint32_t len;
     std::memcpy(&len, rec, 4);
-    uint8_t enc = static_cast<uint8_t>(rec[4]);
-    cetype_t ce = enc == kEncBytes ? CE_BYTES : enc == kEncUtf8 ? CE_UTF8 : CE_NATIVE;
-    return Rf_mkCharLenCE(rec + 8, static_cast<int>(len), ce);
+    const uint8_t enc = static_cast<uint8_t>(rec[4]);
+    switch (enc) {
+    case kEncBytes: return Rf_mkCharLenCE(rec + 8, static_cast<int>(len), CE_BYTES);
+    case kEncUtf8: return Rf_mkCharLenCE(rec + 8, static_cast<int>(len), CE_UTF8);
+    case kEncLatin1:
+    case kEncNative: {
+        // Back to the string's own encoding (the record holds UTF-8).
+        const void *vmax = vmaxget();
+        std::string utf8(rec + 8, len);
+        const cetype_t to = enc == kEncLatin1 ? CE_LATIN1 : CE_NATIVE;
+        const char *back = Rf_reEnc(utf8.c_str(), CE_UTF8, to, 1);
+        SEXP c = Rf_mkCharCE(back, to);
+        vmaxset(vmax);
+        return c;
+    }
+    default: return Rf_mkCharLenCE(rec + 8, static_cast<int>(len), CE_NATIVE);
+    }
 }
 
 // The bytes and encoding a CHARSXP is stored with.
 const char *encode(SEXP c, size_t *len, uint8_t *enc) {
     cetype_t ce = Rf_getCharCE(c);
     const char *s = CHAR(c);
-    if (ce == CE_BYTES) {
-        *enc = kEncBytes;
-        *len = static_cast<size_t>(LENGTH(c));
-        return s;
-    }
-    if (ce == CE_UTF8) {
-        *enc = kEncUtf8;
+    if (ce == CE_BYTES || ce == CE_UTF8) {
+        *enc = ce == CE_BYTES ? kEncBytes : kEncUtf8;
         *len = static_cast<size_t>(LENGTH(c));
         return s;
     }
@@ -108,7 +121,7 @@ const char *encode(SEXP c, size_t *len, uint8_t *enc) {
         return s;
     }
     const char *u = Rf_translateCharUTF8(c);
-    *enc = kEncUtf8;
+    *enc = ce == CE_LATIN1 ? kEncLatin1 : kEncNative;
     *len = std::strlen(u);
     return u;
 }
@@ -259,6 +272,10 @@ const void *m_dataptr_or_null(SEXP x) {
 
 SEXP m_duplicate(SEXP x, Rboolean) {
     Alloc *a = A(x);
+    // Character copies stay ordinary R vectors: R writes into duplicates
+    // through their data pointer (sort, for one), which a string blob
+    // cannot follow.
+    if (a->sexptype == STRSXP) return nullptr;
     if (!copy_in_file(a, static_cast<double>(data_bytes(a)))) return nullptr;
     reserve_transient(data_bytes(a));
     Alloc *c = guarded([&] { return copy_into(a->rt, x, true); });
@@ -541,8 +558,41 @@ void register_classes(DllInfo *dll) {
     R_set_altstring_Set_elt_method(cls_str, m_str_set_elt);
 }
 
+// ---------------------------------------------------------------- attributes
+namespace {
+struct AttrJob {
+    SEXP v;
+    SEXP attrs;
+};
+
+void set_attrs_job(void *data) {
+    auto *job = static_cast<AttrJob *>(data);
+    SEXP names = Rf_getAttrib(job->attrs, R_NamesSymbol);
+    if (TYPEOF(names) != STRSXP) return;
+    for (R_xlen_t i = 0; i < XLENGTH(job->attrs); ++i)
+        Rf_setAttrib(job->v, Rf_installChar(STRING_ELT(names, i)), VECTOR_ELT(job->attrs, i));
+}
+} // namespace
+
+bool set_attributes_from(SEXP v, const uint8_t *blob, size_t len) {
+    // In C, without an R closure holding v: R would count that as a second
+    // reference and copy a writable vector before its first write.
+    SEXP raw = PROTECT(Rf_allocVector(RAWSXP, static_cast<R_xlen_t>(len)));
+    std::memcpy(RAW(raw), blob, len);
+    SEXP call = PROTECT(Rf_lang2(Rf_install("unserialize"), raw));
+    int err = 0;
+    SEXP attrs = PROTECT(R_tryEvalSilent(call, R_BaseEnv, &err));
+    bool ok = false;
+    if (!err && TYPEOF(attrs) == VECSXP) {
+        AttrJob job{v, attrs};
+        ok = R_ToplevelExec(set_attrs_job, &job);
+    }
+    UNPROTECT(3);
+    return ok;
+}
+
 // ---------------------------------------------------------------- loading
-SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, std::vector<uint8_t> *attrs);
+SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, bool with_attributes);
 
 namespace {
 SEXP load_reference(SEXP state) {
@@ -575,7 +625,7 @@ SEXP load_reference(SEXP state) {
         PROTECT(rt->robj);
         SEXP v;
         try {
-            v = load_vector(rt, name, false, nullptr);
+            v = load_vector(rt, name, false, false);
         } catch (...) {
             UNPROTECT(1);
             throw;
@@ -587,7 +637,7 @@ SEXP load_reference(SEXP state) {
 }
 } // namespace
 
-SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, std::vector<uint8_t> *attrs) {
+SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, bool with_attributes) {
     fmrt_entry e = FMRT_ENTRY_INIT;
     int st = fmrt_catalog_get(&e, rt->h, name.c_str());
     if (st == FMRT_ENOTFOUND) fail("notfound", "no vector named '" + name + "' in '" + rt->path + "'");
@@ -616,13 +666,17 @@ SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, std::vecto
     }
     if (mutable_ && rt->readonly)
         fail("readonly", "cannot load '" + name + "' writable: the runtime for '" + rt->path + "' is read-only");
-    if (attrs) {
+    std::vector<uint8_t> attrs;
+    if (with_attributes) {
         const uint8_t *p = static_cast<const uint8_t *>(e.meta) + sizeof(VecMeta);
-        attrs->assign(p, p + m.attr_len);
+        attrs.assign(p, p + m.attr_len);
     }
     Alloc *a = alloc_get(rt, e.ptr, t, static_cast<R_xlen_t>(m.length));
     if (a->name.empty() && !a->owned) a->name = name;
-    return make_vector(a, mutable_);
+    SEXP v = PROTECT(make_vector(a, mutable_));
+    if (!attrs.empty()) set_attributes_from(v, attrs.data(), attrs.size());
+    UNPROTECT(1);
+    return v;
 }
 
 } // namespace rfm

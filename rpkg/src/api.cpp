@@ -12,9 +12,6 @@
 
 #include <cstring>
 
-namespace rfm {
-SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, std::vector<uint8_t> *attrs);
-}
 
 using namespace rfm;
 
@@ -158,7 +155,7 @@ SEXP rfm_save_(SEXP robj, SEXP x, std::string name, bool overwrite, SEXP attrs) 
 SEXP rfm_load_(SEXP robj, std::string name, bool writable) {
     return api([&]() -> SEXP {
         Runtime *rt = usable_runtime(robj);
-        return load_vector(rt, name, writable, nullptr);
+        return load_vector(rt, name, writable, true);
     });
 }
 
@@ -181,14 +178,26 @@ SEXP rfm_entry_attributes_(SEXP robj, std::string name) {
     });
 }
 
-// Sets attributes on a vector just made by rfm_load_ (R's replacement
-// functions would copy a vector marked not mutable).
+// Sets attributes (a named list) on x in place, from C.
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_set_attributes_(SEXP x, SEXP attrs) {
     SEXP names = Rf_getAttrib(attrs, R_NamesSymbol);
     for (R_xlen_t i = 0; i < XLENGTH(attrs); ++i)
         Rf_setAttrib(x, Rf_installChar(STRING_ELT(names, i)), VECTOR_ELT(attrs, i));
     return x;
+}
+
+// A list element: the vector stored under `name`, with the attributes the
+// list record kept for it (raw, or NULL for the entry's own).
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_load_element_(SEXP robj, std::string name, bool writable, SEXP attrs) {
+    return api([&]() -> SEXP {
+        Runtime *rt = usable_runtime(robj);
+        SEXP v = PROTECT(load_vector(rt, name, writable, attrs == R_NilValue));
+        if (attrs != R_NilValue) set_attributes_from(v, RAW(attrs), static_cast<size_t>(XLENGTH(attrs)));
+        UNPROTECT(1);
+        return v;
+    });
 }
 
 // [[Rcpp::export(rng = false)]]
@@ -245,7 +254,7 @@ SEXP rfm_list_(SEXP robj) {
             lengths.push_back(static_cast<double>(a->length));
             bytes.push_back(static_cast<double>(fmrt_usable_size(rt->h, a->ptr)));
             created.push_back(NA_REAL);
-            status.push_back(a->transient ? "transient" : "scratch");
+            status.push_back(rt->persistent ? "transient" : "scratch");
         }
         Rcpp::CharacterVector nm(names.begin(), names.end());
         for (size_t i = 0; i < names.size(); ++i)
@@ -287,11 +296,12 @@ SEXP rfm_materialize_(SEXP x) {
 }
 
 // [[Rcpp::export(rng = false)]]
-bool rfm_is_open_(SEXP robj) {
+SEXP rfm_is_open_(SEXP robj) {
     try {
         Runtime *rt = runtime_from(robj);
-        return !rt->close_requested;
-    } catch (Failure &) {
-        return false;
+        return Rf_ScalarLogical(!rt->close_requested);
+    } catch (Failure &e) {
+        // NA: not a runtime at all (as opposed to a closed one).
+        return Rf_ScalarLogical(e.kind == "closed" ? FALSE : NA_LOGICAL);
     }
 }

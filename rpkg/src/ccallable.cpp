@@ -10,9 +10,6 @@
 #include <cstring>
 #include <string>
 
-namespace rfm {
-SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, std::vector<uint8_t> *attrs);
-}
 
 using namespace rfm;
 
@@ -117,7 +114,7 @@ int save(SEXP *out, SEXP runtime, SEXP x, const char *name, int overwrite) {
 int load(SEXP *out, SEXP runtime, const char *name, int writable) {
     return guarded([&] {
         if (!out || !name) fail("invalid", "out or name is NULL");
-        *out = load_vector(runtime_arg(runtime), name, writable != 0, nullptr);
+        *out = load_vector(runtime_arg(runtime), name, writable != 0, true);
     });
 }
 

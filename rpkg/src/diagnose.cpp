@@ -116,7 +116,7 @@ SEXP rfm_extents_(SEXP robj) {
             if (!a->name.empty()) continue;
             off.push_back(d(a->offset));
             len.push_back(d(fmrt_usable_size(rt->h, a->ptr)));
-            status.push_back(a->transient ? "transient" : "scratch");
+            status.push_back(rt->persistent ? "transient" : "scratch");
             name.push_back("");
         }
         return Rcpp::wrap(Rcpp::List::create(Rcpp::Named("offset") = off, Rcpp::Named("bytes") = len,

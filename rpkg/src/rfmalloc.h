@@ -81,8 +81,10 @@ struct StrHeader {
 };
 static_assert(sizeof(StrHeader) == 64, "StrHeader is part of the file format");
 
-// Encodings stored with each record.
-enum StrEnc : uint8_t { kEncAscii = 0, kEncUtf8 = 1, kEncBytes = 3 };
+// Encodings stored with each record.  The bytes are always UTF-8 (or the
+// raw bytes of a "bytes" string); a string that was latin1 or native
+// non-ASCII is re-encoded to its original encoding when read back.
+enum StrEnc : uint8_t { kEncAscii = 0, kEncUtf8 = 1, kEncLatin1 = 2, kEncBytes = 3, kEncNative = 4 };
 
 inline uint64_t *str_slots(void *blob) {
     return reinterpret_cast<uint64_t *>(static_cast<char *>(blob) + sizeof(StrHeader));
@@ -188,6 +190,11 @@ double transient_threshold();
 // A new transient (or, in a scratch runtime, owned) vector in rt copied from
 // the ordinary or Rfmalloc vector x; throws on failure.
 Alloc *copy_into(Runtime *rt, SEXP x, bool transient);
+// Sets the attributes serialized in blob on v (from C, so no R closure holds
+// v); false when the blob cannot be read or the attributes do not fit v.
+bool set_attributes_from(SEXP v, const uint8_t *blob, size_t len);
+// A vector stored under `name` (with its stored attributes when asked).
+SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, bool with_attributes);
 // String blob writes: a new blob of `length` slots filled from x (a STRSXP
 // or NULL for all ""), in rt.
 void *blob_from(Runtime *rt, SEXP x, R_xlen_t length, bool transient, uint64_t *bytes_out);

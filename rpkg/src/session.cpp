@@ -121,7 +121,7 @@ void check_blob(const void *blob, uint64_t usable, uint64_t length, const std::s
         std::memcpy(&len, heap + s, 4);
         uint8_t enc = static_cast<uint8_t>(heap[s + 4]);
         if (record_bytes(len) > h->heap_used - s) bad("has a string running past its heap");
-        if (enc != kEncAscii && enc != kEncUtf8 && enc != kEncBytes) bad("has an unknown string encoding");
+        if (enc > kEncNative) bad("has an unknown string encoding");
         if (len > INT_MAX) bad("has a string longer than R allows");
     }
 }

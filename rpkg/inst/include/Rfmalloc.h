@@ -18,6 +18,10 @@
 #define RFMALLOC_H_
 
 #include <stdint.h>
+/* C++ (Rcpp among others) wants R's API without its short macro names. */
+#if defined(__cplusplus) && !defined(R_NO_REMAP)
+#define R_NO_REMAP
+#endif
 #include <Rinternals.h>
 #include <R_ext/Rdynload.h>
 

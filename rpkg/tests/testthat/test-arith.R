@@ -241,7 +241,6 @@ test_that("character functions match base R: order, sort, match, %in%, factor, t
 })
 
 test_that("sort() of a character vector copied into the file is sorted", {
-  skip("bug: writes through the data pointer of a file-backed character copy only reach its cache; Elt reads the blob")
   rt <- local_runtime()
   s <- c("b", "c", "a", NA, "\u00e9")
   withr::local_options(rfmalloc.transient_threshold = 0)

@@ -117,7 +117,6 @@ test_that("overwriting a list drops the children the new version no longer has",
 })
 
 test_that("saving a list does not overwrite an unrelated entry named like a child", {
-  skip("bug: save_fmalloc(list('a'), 'l') silently replaces an existing user entry 'l/1'")
   rt <- local_runtime()
   invisible(save_fmalloc(c(7L, 8L), "l/1", runtime = rt))
   res <- tryCatch(save_fmalloc(list("a"), "l", runtime = rt), fmrt_error = function(e) e)
@@ -144,7 +143,6 @@ test_that("a loaded list serializes its elements as references", {
 })
 
 test_that("load_fmalloc(writable = TRUE) of a list lets element assignments reach the file", {
-  skip("bug: w <- load_fmalloc('lx', writable = TRUE); w[[1]][1] <- 100 copies the element")
   rt <- local_runtime()
   invisible(save_fmalloc(list(c(1, 2)), "lx", runtime = rt))
   w <- load_fmalloc("lx", runtime = rt, writable = TRUE)

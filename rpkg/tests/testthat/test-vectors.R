@@ -123,7 +123,6 @@ test_that("save_fmalloc keeps UTF-8 and bytes encodings and identical() holds", 
 })
 
 test_that("save_fmalloc keeps the latin1 mark of latin1 strings", {
-  skip("bug: latin1-marked strings come back marked UTF-8 (Encoding() differs; identical() holds)")
   rt <- local_runtime()
   latin <- "caf\xe9"
   Encoding(latin) <- "latin1"
