@@ -325,22 +325,29 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
         std::vector<uint64_t> keep;
         rt->catalog_->referenced(&keep);
         std::sort(keep.begin(), keep.end());
+        // From here on the run bitmaps are the truth: a set bit is an
+        // allocation of the file, not a slot this thread's cache holds (a
+        // catalog rebuild may have filled one), and the frees below bypass
+        // the caches.  They do not go through free(): a kill between the
+        // stores of a cache pop (or of an uncached free) leaves a slot
+        // allocated in its run yet carrying the freed key, which free()
+        // would refuse as a double free -- verify counts such a slot
+        // unreachable, so a reclaiming repair must give it back.
+        detach_thread_caches(*rt->heap_);
         // The storage of dropped records is catalog storage: free it, unless
         // something the catalog keeps is at the same place.
         std::sort(dropped.begin(), dropped.end());
         dropped.erase(std::unique(dropped.begin(), dropped.end()), dropped.end());
         for (uint64_t off : dropped) {
             if (off == 0 || off >= rt->region_->file_size() || std::binary_search(keep.begin(), keep.end(), off)) continue;
-            uint64_t usable = 0;
-            bool tr = false;
-            if (rt->catalog_heap_->live(rt->region_->ptr(off), &usable, &tr)) rt->free(rt->region_->ptr(off));
+            rt->reclaim(rt->region_->ptr(off));
         }
         if (flags & FMRT_REPAIR_RECLAIM) {
             std::vector<void *> drop;
             rt->heap_->for_each_allocation([&](uint64_t off, uint64_t, bool transient) {
                 if (!transient && !std::binary_search(keep.begin(), keep.end(), off)) drop.push_back(rt->region_->ptr(off));
             });
-            for (void *q : drop) rt->free(q);
+            for (void *q : drop) rt->reclaim(q);
         }
         rc = rt->close();
         if (rc != FMRT_OK) return rc;
@@ -471,6 +478,21 @@ void *Runtime::alloc_small_uncached(uint32_t cls) {
     void *p = region_->ptr(off);
     mark_handed_out(p);
     return p;
+}
+
+bool Runtime::reclaim(void *p) {
+    uint64_t span = 0;
+    const int cls = heap_->classify(p, &span, true);
+    if (cls == kLargeClass) {
+        heap_->free_large(span);
+        return true;
+    }
+    if (cls < 0) return false;
+    // The freed key first, as on every path that frees a slot (heap.h).
+    mark_freed(p, heap_->freed_key());
+    const uint64_t off = region_->offset(p);
+    heap_->return_slots(static_cast<uint32_t>(cls), &off, 1, nullptr);
+    return true;
 }
 
 void *Runtime::calloc(size_t n, size_t size) {

@@ -68,6 +68,11 @@ protected:
 
 private:
     void *alloc_small_uncached(uint32_t cls);
+    // Repair: frees an allocation the file holds allocated (its run bit is
+    // set, or it is a large span), straight into the heap, whatever its
+    // freed-key word says; false when p is neither.  The caller has flushed
+    // this process's thread caches, so no set bit stands for a cached slot.
+    bool reclaim(void *p);
     // open() for repair: a damaged catalog table is rebuilt from the records
     // found in the heap instead of refusing the file.
     static int open_impl(fmrt_runtime **out, const char *path, const fmrt_options *opts, bool repair,
