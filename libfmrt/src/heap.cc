@@ -406,13 +406,18 @@ bool Heap::resize_large(uint64_t span_off, size_t size) {
     // block grown step by step is resized a logarithmic number of times.
     const uint64_t old_pages = old / kPageSize;
     const uint64_t roomy = std::max(data_pages, old_pages + old_pages / 8);
-    if (data_pages * kPageSize <= old ||
-        roomy == data_pages || pages_.resize(span_off, roomy + 1, &zeroed_tail) != FMRT_OK) {
+    // Crash order: the recorded size must fit the span as a kill may leave
+    // it, so it is lowered before the header shrinks (a shrink cannot fail)
+    // and raised only after the header grew.
+    auto *lh = static_cast<LargeHeader *>(region_.ptr(span_off));
+    const bool shrink = data_pages * kPageSize <= old;
+    if (shrink) lh->requested = size;
+    if (shrink || roomy == data_pages || pages_.resize(span_off, roomy + 1, &zeroed_tail) != FMRT_OK) {
         if (pages_.resize(span_off, data_pages + 1, &zeroed_tail) != FMRT_OK) return false;
     } else {
         data_pages = roomy;
     }
-    static_cast<LargeHeader *>(region_.ptr(span_off))->requested = size;
+    lh->requested = size;
     uint64_t now = data_pages * kPageSize;
     large_bytes_.fetch_add(now - old, std::memory_order_relaxed);  // modular: also right when shrinking
     large_span_bytes_.fetch_add(now - old, std::memory_order_relaxed);

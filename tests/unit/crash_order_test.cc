@@ -337,6 +337,12 @@ std::vector<Scenario> heap_scenarios() {
     add("resize_large growing in place",
         [](Heap &h, Region &) { h.alloc_large(100 * 1024, 0, false); },
         [](Heap &h, Region &r) { h.resize_large(span_at(r, 0), 300 * 1024); });
+    add("resize_large shrinking in place",
+        [](Heap &h, Region &) {
+            h.alloc_large(500 * 1024, 0, false);
+            h.alloc_large(5000, 0, false);
+        },
+        [](Heap &h, Region &r) { h.resize_large(span_at(r, 0), 130 * 1024); });
     add("free_large between free neighbours",
         [](Heap &h, Region &r) {
             void *a = h.alloc_large(10000, 0, false);
@@ -448,6 +454,17 @@ void check_crash_state(const Scenario &s, const std::string &path, long k,
         auto a = after.find(off);
         bool ok = (b != before.end() && same_header(b->second, h)) || (a != after.end() && same_header(a->second, h));
         if (!ok) bad("unexpected span at " + std::to_string(off) + " of " + std::to_string(h.pages) + " pages");
+    }
+    // A large span never records more bytes than it holds (verify: a
+    // problem, not a crash state).
+    for (const auto &[off, h] : now) {
+        if (h.kind != SpanKind::kLarge || h.pages < 2) continue;
+        uint64_t requested;
+        std::memcpy(&requested, r->base() + off + 8, 8);
+        if (requested > (uint64_t{h.pages} - 1) * kPageSize) {
+            bad("large span at " + std::to_string(off) + " records " + std::to_string(requested) + " bytes in " +
+                std::to_string(h.pages) + " pages");
+        }
     }
     for (const auto &[off, tag] : tags) {
         if (now.count(off) == 0) continue;
