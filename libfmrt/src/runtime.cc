@@ -284,8 +284,9 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
             // The catalog root of a torn copy is only a guess: keep it when
             // it names a valid table, else the runtime rebuilds the catalog.
             const uint64_t root = img.sb.catalog_root;
-            const auto *t = root >= kHeapStart && root <= img.file_size - kTableHeaderBytes
-                                ? reinterpret_cast<const CatalogTable *>(img.base + root) : nullptr;
+            const bool plausible = root >= kHeapStart && root <= img.file_size - kTableHeaderBytes &&
+                                   root % alignof(CatalogTable) == 0;
+            const auto *t = plausible ? reinterpret_cast<const CatalogTable *>(img.base + root) : nullptr;
             if (root == 0 || t == nullptr || t->magic != kTableMagic || t->check != table_check(t)) {
                 img.sb.catalog_root = 0;
                 region->forget_catalog_root();
