@@ -17,31 +17,6 @@ using namespace rfm;
 
 namespace {
 
-SEXP failure(const std::string &kind, const std::string &message) {
-    SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
-    SET_VECTOR_ELT(out, 0, Rf_mkString(kind.c_str()));
-    SET_VECTOR_ELT(out, 1, Rf_mkString(message.c_str()));
-    SEXP nm = PROTECT(Rf_allocVector(STRSXP, 2));
-    SET_STRING_ELT(nm, 0, Rf_mkChar("kind"));
-    SET_STRING_ELT(nm, 1, Rf_mkChar("message"));
-    Rf_setAttrib(out, R_NamesSymbol, nm);
-    Rf_setAttrib(out, R_ClassSymbol, Rf_mkString("rfmalloc_failure"));
-    UNPROTECT(2);
-    return out;
-}
-
-template <class F> SEXP api(F &&f) {
-    try {
-        return f();
-    } catch (Failure &e) {
-        return failure(e.kind, e.message);
-    } catch (std::bad_alloc &) {
-        return failure("nomem", "out of memory");
-    } catch (std::exception &e) {
-        return failure("internal", e.what());
-    }
-}
-
 std::string str_arg(SEXP s) { return Rf_translateCharUTF8(STRING_ELT(s, 0)); }
 
 Runtime *writable_runtime(SEXP robj, const char *doing) {
@@ -64,7 +39,7 @@ void rfm_init(DllInfo *dll) {
 
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_open_(SEXP path, double max_gb, bool scratch, bool readonly) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         std::string p = path == R_NilValue ? std::string() : str_arg(path);
         if (!scratch) {
             if (Runtime *rt = find_runtime_by_path(p, readonly)) {
@@ -78,7 +53,7 @@ SEXP rfm_open_(SEXP path, double max_gb, bool scratch, bool readonly) {
 
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_cleanup_(SEXP robj) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = runtime_from(robj);
         if (!runtime_request_close(rt)) return Rf_ScalarLogical(FALSE);
         R_ClearExternalPtr(robj);
@@ -90,7 +65,7 @@ SEXP rfm_cleanup_(SEXP robj) {
 
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_sync_(SEXP robj) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = runtime_from(robj);
         if (!rt->readonly) {
             int st = fmrt_runtime_sync(rt->h);
@@ -102,7 +77,7 @@ SEXP rfm_sync_(SEXP robj) {
 
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_info_(SEXP robj) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = runtime_from(robj);
         fmrt_stats s = FMRT_STATS_INIT;
         int st = fmrt_runtime_stats(&s, rt->h);
@@ -129,7 +104,7 @@ SEXP rfm_info_(SEXP robj) {
 
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_create_(SEXP robj, std::string type, double length, bool zero, SEXP name) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = writable_runtime(robj, "create a vector");
         const int t = type_from_name(type);
         if (t < 0 || t == VECSXP) fail("invalid", "unknown type '" + type + "'");
@@ -140,7 +115,7 @@ SEXP rfm_create_(SEXP robj, std::string type, double length, bool zero, SEXP nam
 
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_save_(SEXP robj, SEXP x, std::string name, bool overwrite, SEXP attrs) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = writable_runtime(robj, "save a vector");
         const uint8_t *ab = attrs == R_NilValue ? nullptr : RAW(attrs);
         size_t al = attrs == R_NilValue ? 0 : static_cast<size_t>(XLENGTH(attrs));
@@ -153,7 +128,7 @@ SEXP rfm_save_(SEXP robj, SEXP x, std::string name, bool overwrite, SEXP attrs) 
 // and R would then copy it before every write.
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_load_(SEXP robj, std::string name, bool writable) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = usable_runtime(robj);
         return load_vector(rt, name, writable, true);
     });
@@ -162,7 +137,7 @@ SEXP rfm_load_(SEXP robj, std::string name, bool writable) {
 // The serialized attributes stored with an entry (NULL when none).
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_entry_attributes_(SEXP robj, std::string name) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = runtime_from(robj);
         fmrt_entry e = FMRT_ENTRY_INIT;
         int st = fmrt_catalog_get(&e, rt->h, name.c_str());
@@ -191,7 +166,7 @@ SEXP rfm_set_attributes_(SEXP x, SEXP attrs) {
 // list record kept for it (raw, or NULL for the entry's own).
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_load_element_(SEXP robj, std::string name, bool writable, SEXP attrs) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = usable_runtime(robj);
         SEXP v = PROTECT(load_vector(rt, name, writable, attrs == R_NilValue));
         if (attrs != R_NilValue) set_attributes_from(v, RAW(attrs), static_cast<size_t>(XLENGTH(attrs)));
@@ -202,7 +177,7 @@ SEXP rfm_load_element_(SEXP robj, std::string name, bool writable, SEXP attrs) {
 
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_remove_(SEXP robj, std::string name) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = writable_runtime(robj, "remove a vector");
         fmrt_entry e = FMRT_ENTRY_INIT;
         int st = fmrt_catalog_get(&e, rt->h, name.c_str());
@@ -219,7 +194,7 @@ SEXP rfm_remove_(SEXP robj, std::string name) {
 
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_list_(SEXP robj) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = runtime_from(robj);
         std::vector<std::string> names, types, status;
         std::vector<double> lengths, bytes, created;
@@ -304,4 +279,17 @@ SEXP rfm_is_open_(SEXP robj) {
         // NA: not a runtime at all (as opposed to a closed one).
         return Rf_ScalarLogical(e.kind == "closed" ? FALSE : NA_LOGICAL);
     }
+}
+
+SEXP rfm::failure_object(const std::string &kind, const std::string &message) {
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+    SET_VECTOR_ELT(out, 0, Rf_mkString(kind.c_str()));
+    SET_VECTOR_ELT(out, 1, Rf_mkString(message.c_str()));
+    SEXP nm = PROTECT(Rf_allocVector(STRSXP, 2));
+    SET_STRING_ELT(nm, 0, Rf_mkChar("kind"));
+    SET_STRING_ELT(nm, 1, Rf_mkChar("message"));
+    Rf_setAttrib(out, R_NamesSymbol, nm);
+    Rf_setAttrib(out, R_ClassSymbol, Rf_mkString("rfmalloc_failure"));
+    UNPROTECT(2);
+    return out;
 }

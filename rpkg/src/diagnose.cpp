@@ -12,22 +12,6 @@ using namespace rfm;
 
 namespace {
 
-SEXP diag_failure(const Failure &e) {
-    Rcpp::List out = Rcpp::List::create(Rcpp::Named("kind") = e.kind, Rcpp::Named("message") = e.message);
-    out.attr("class") = "rfmalloc_failure";
-    return out;
-}
-
-template <class F> SEXP api(F &&f) {
-    try {
-        return f();
-    } catch (Failure &e) {
-        return diag_failure(e);
-    } catch (std::exception &e) {
-        return diag_failure(Failure{"internal", e.what()});
-    }
-}
-
 double d(uint64_t v) { return static_cast<double>(v); }
 
 } // namespace
@@ -35,7 +19,7 @@ double d(uint64_t v) { return static_cast<double>(v); }
 // libfmrt's statistics, with the size-class table.
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_stats_(SEXP robj) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = runtime_from(robj);
         fmrt_stats s = FMRT_STATS_INIT;
         int st = fmrt_runtime_stats(&s, rt->h);
@@ -66,7 +50,7 @@ SEXP rfm_stats_(SEXP robj) {
 // fmrt_runtime_verify, as a list.
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_verify_(SEXP robj) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = runtime_from(robj);
         fmrt_report r = FMRT_REPORT_INIT;
         int st = fmrt_runtime_verify(&r, rt->h);
@@ -95,7 +79,7 @@ SEXP rfm_verify_(SEXP robj) {
 // (durable) and every allocation this session's vectors hold without a name.
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_extents_(SEXP robj) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = runtime_from(robj);
         std::vector<double> off, len;
         std::vector<std::string> status, name;

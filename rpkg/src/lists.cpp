@@ -24,22 +24,6 @@ namespace {
 constexpr uint64_t kListMagic = 0x313054534c4d4652ull; // "RFMLST01"
 constexpr uint32_t kNullChild = 0xffffffffu;
 
-SEXP list_failure(const Failure &e) {
-    Rcpp::List out = Rcpp::List::create(Rcpp::Named("kind") = e.kind, Rcpp::Named("message") = e.message);
-    out.attr("class") = "rfmalloc_failure";
-    return out;
-}
-
-template <class F> SEXP api(F &&f) {
-    try {
-        return f();
-    } catch (Failure &e) {
-        return list_failure(e);
-    } catch (std::exception &e) {
-        return list_failure(Failure{"internal", e.what()});
-    }
-}
-
 // The decoded record of a list entry; throws "format" on damage.
 struct ListRecord {
     std::vector<std::string> children; // "" with is_null
@@ -95,7 +79,7 @@ bool read_list(Runtime *rt, const fmrt_entry &e, const std::string &name, ListRe
 // (or NULL) with each element's serialized attributes.
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_save_list_(SEXP robj, std::string name, SEXP children, SEXP elem_attrs, bool overwrite, SEXP attrs) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = usable_runtime(robj);
         if (rt->readonly) fail("readonly", "cannot save a list: the runtime for '" + rt->path + "' is read-only");
         const R_xlen_t n = XLENGTH(children);
@@ -152,7 +136,7 @@ SEXP rfm_save_list_(SEXP robj, std::string name, SEXP children, SEXP elem_attrs,
 // or NULL when the entry is not a list.
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_load_list_(SEXP robj, std::string name) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = usable_runtime(robj);
         fmrt_entry e = FMRT_ENTRY_INIT;
         int st = fmrt_catalog_get(&e, rt->h, name.c_str());
@@ -178,7 +162,7 @@ SEXP rfm_load_list_(SEXP robj, std::string name) {
 // The list entries whose records name `name` as a child.
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_referrers_(SEXP robj, std::string name) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = runtime_from(robj);
         std::vector<std::string> out;
         fmrt_entry e = FMRT_ENTRY_INIT;
@@ -218,7 +202,7 @@ SEXP rfm_view_(SEXP x) {
 // Replaces the attributes stored with a vector entry (its data untouched).
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_put_attributes_(SEXP robj, std::string name, SEXP attrs) {
-    return api([&]() -> SEXP {
+    return call_guarded([&]() -> SEXP {
         Runtime *rt = usable_runtime(robj);
         fmrt_entry e = FMRT_ENTRY_INIT;
         int st = fmrt_catalog_get(&e, rt->h, name.c_str());

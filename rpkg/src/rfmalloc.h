@@ -12,6 +12,8 @@
 #define RFMALLOC_H
 
 #include <cstdint>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -198,6 +200,24 @@ SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, bool with_
 // String blob writes: a new blob of `length` slots filled from x (a STRSXP
 // or NULL for all ""), in rt.
 void *blob_from(Runtime *rt, SEXP x, R_xlen_t length, bool transient, uint64_t *bytes_out);
+
+// ---------------------------------------------------------------- api
+// An "rfmalloc_failure" object (list(kind, message)) for the R side to raise.
+SEXP failure_object(const std::string &kind, const std::string &message);
+
+// Runs f for a .Call entry point: its result, or the failure object of a
+// Failure or C++ exception.  No R error is raised from under a C++ frame.
+template <class F> SEXP call_guarded(F &&f) {
+    try {
+        return f();
+    } catch (Failure &e) {
+        return failure_object(e.kind, e.message);
+    } catch (std::bad_alloc &) {
+        return failure_object("nomem", "out of memory");
+    } catch (std::exception &e) {
+        return failure_object("internal", e.what());
+    }
+}
 
 } // namespace rfm
 
