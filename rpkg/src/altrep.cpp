@@ -407,7 +407,7 @@ void m_str_set_elt(SEXP x, R_xlen_t i, SEXP v) {
     });
 }
 
-template <class SetCommon> void common(R_altrep_class_t c, SetCommon) {
+void set_common_methods(R_altrep_class_t c) {
     R_set_altrep_Length_method(c, m_length);
     R_set_altrep_Inspect_method(c, m_inspect);
     R_set_altrep_Duplicate_method(c, m_duplicate);
@@ -540,7 +540,7 @@ void register_classes(DllInfo *dll) {
     cls_cplx = R_make_altcomplex_class("Rfmalloc_complex", pkg, dll);
     cls_raw = R_make_altraw_class("Rfmalloc_raw", pkg, dll);
     cls_str = R_make_altstring_class("Rfmalloc_character", pkg, dll);
-    for (auto c : {cls_lgl, cls_int, cls_real, cls_cplx, cls_raw, cls_str}) common(c, 0);
+    for (auto c : {cls_lgl, cls_int, cls_real, cls_cplx, cls_raw, cls_str}) set_common_methods(c);
     R_set_altrep_Coerce_method(cls_int, m_coerce);
     R_set_altrep_Coerce_method(cls_lgl, m_coerce);
 
@@ -603,7 +603,6 @@ SEXP load_reference(SEXP state) {
         std::string name = Rf_translateCharUTF8(STRING_ELT(state, 2));
         std::string path = Rf_translateCharUTF8(STRING_ELT(state, 3));
         Runtime *rt = find_runtime_by_uuid(uuid);
-        bool opened = false;
         if (!rt) {
             try {
                 rt = runtime_open(path, 0, false, true);
@@ -613,7 +612,6 @@ SEXP load_reference(SEXP state) {
                                        "' cannot be opened (" + e.message +
                                        "); open the file with open_fmalloc() first");
             }
-            opened = true;
             if (rt->uuid != uuid) {
                 rt->close_requested = true;
                 runtime_unref(rt);
@@ -631,7 +629,6 @@ SEXP load_reference(SEXP state) {
             throw;
         }
         UNPROTECT(1);
-        (void)opened;
         return v;
     });
 }
