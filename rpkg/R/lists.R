@@ -21,7 +21,6 @@ fm_exists <- function(runtime, name) {
 # that cannot be stored leaves the file as it was.
 fm_check_list <- function(x, name, runtime, depth = 0L) {
   if (depth > 100L) fm_invalid("lists nested more than 100 deep cannot be stored", NULL)
-  old <- fm_list_children(runtime, name)
   for (i in seq_along(x)) {
     el <- x[[i]]
     if (is.null(el)) next
@@ -34,14 +33,8 @@ fm_check_list <- function(x, name, runtime, depth = 0L) {
       }
       if (!is.na(info$name) && !info$transient) next
     }
-    child <- paste0(name, "/", i)
-    if (fm_exists(runtime, child) && !(child %in% old)) {
-      stop(fm_condition("exists", sprintf(
-        "cannot store element %d of '%s' as '%s': an entry of that name exists and belongs to no earlier version of '%s'",
-        i, name, child, name), NULL))
-    }
     if (fm_is_plain_list(el)) {
-      fm_check_list(el, child, runtime, depth + 1L)
+      fm_check_list(el, paste0(name, "/", i), runtime, depth + 1L)
     } else if (!(typeof(el) %in% c("logical", "integer", "double", "complex", "raw", "character"))) {
       stop(fm_condition("type", sprintf(
         "element %d of '%s' is of type '%s': list elements must be NULL, vectors or lists",
@@ -50,8 +43,44 @@ fm_check_list <- function(x, name, runtime, depth = 0L) {
   }
 }
 
-fm_save_list <- function(x, name, runtime, overwrite, depth = 0L) {
-  if (depth == 0L) fm_check_list(x, name, runtime)
+# A name for a new child of `name`: "<name>/<i>", or "<name>/<i>.<k>" when
+# that is taken (by the version being replaced, or by anything else).
+fm_child_name <- function(runtime, name, i) {
+  cn <- paste0(name, "/", i)
+  k <- 1L
+  while (fm_exists(runtime, cn)) {
+    k <- k + 1L
+    cn <- paste0(name, "/", i, ".", k)
+  }
+  cn
+}
+
+# Removes the children `name` owned ("<name>/...") that `keep` does not list
+# and no stored list names.
+fm_drop_children <- function(runtime, name, children, keep = character(0)) {
+  for (cn in setdiff(children, keep)) {
+    if (startsWith(cn, paste0(name, "/")) && fm_exists(runtime, cn) &&
+        !length(fm_check(rfm_referrers_(runtime, cn), NULL))) {
+      fm_remove_tree(cn, runtime)
+    }
+  }
+}
+
+# Stores x as a list record under `name`. New children get fresh names and
+# the record is swapped last, so a failure part-way leaves the stored list
+# as it was (the children written so far are removed again).
+fm_save_list <- function(x, name, runtime, overwrite) {
+  fm_check_list(x, name, runtime)
+  written <- new.env(parent = emptyenv())
+  written$names <- character(0)
+  tryCatch(fm_write_list(x, name, runtime, overwrite, written), error = function(e) {
+    for (cn in rev(written$names)) try(fm_remove_tree(cn, runtime), silent = TRUE)
+    stop(e)
+  })
+  invisible(TRUE)
+}
+
+fm_write_list <- function(x, name, runtime, overwrite, written) {
   old <- fm_list_children(runtime, name)
   n <- length(x)
   children <- rep(NA_character_, n)
@@ -65,24 +94,19 @@ fm_save_list <- function(x, name, runtime, overwrite, depth = 0L) {
       children[i] <- info$name
       next
     }
-    child <- paste0(name, "/", i)
+    child <- fm_child_name(runtime, name, i)
     if (fm_is_plain_list(el)) {
-      fm_save_list(el, child, runtime, TRUE, depth + 1L)
+      fm_write_list(el, child, runtime, FALSE, written)
     } else {
-      fm_check(rfm_save_(runtime, el, child, TRUE, fm_attr_blob(el)), NULL)
+      fm_check(rfm_save_(runtime, el, child, FALSE, fm_attr_blob(el)), NULL)
     }
+    written$names <- c(written$names, child)
     children[i] <- child
   }
   a <- attributes(x)
   blob <- if (length(a)) serialize(a, NULL, version = 3L) else NULL
   fm_check(rfm_save_list_(runtime, name, children, elem_attrs, overwrite, blob), NULL)
-  # Children the previous version owned, this one no longer names, and no
-  # other stored list names either.
-  for (cn in setdiff(old, children)) {
-    if (startsWith(cn, paste0(name, "/")) && !length(fm_check(rfm_referrers_(runtime, cn), NULL))) {
-      fm_remove_tree(cn, runtime)
-    }
-  }
+  fm_drop_children(runtime, name, old, children)
   invisible(TRUE)
 }
 

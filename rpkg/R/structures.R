@@ -91,9 +91,10 @@ create_fmalloc_array <- function(type, dim, dimnames = NULL, runtime = NULL,
 #' An ordinary R object is copied into the file (under `name`, or a
 #' generated name) with its new shape. An Rfmalloc vector gets the new shape
 #' without copying its data: the result is a new R object over the same
-#' file data, and what other references to the vector see is unchanged (the
-#' result is read-only: assigning into it makes a copy, as for a loaded
-#' vector).
+#' file data with its own attributes, so the attributes other references see
+#' are unchanged. It is read-only (assigning into it makes a copy, as for a
+#' loaded vector), but it shows the file's data: writes made in place through
+#' a writable reference to the same vector are seen through it.
 #'
 #' @param x A vector (ordinary or Rfmalloc); for `as_fmalloc_data_frame()` a
 #'   data frame or a list of columns.

@@ -116,7 +116,10 @@ save_fmalloc <- function(x, name, runtime = NULL, overwrite = FALSE) {
   }
   a <- attributes(x)
   blob <- if (length(a)) serialize(a, NULL, version = 3L) else NULL
+  # A list this replaces leaves its own children behind otherwise.
+  old_children <- if (overwrite) fm_list_children(runtime, name) else character(0)
   v <- fm_check(rfm_save_(runtime, x, name, overwrite, blob))
+  fm_drop_children(runtime, name, old_children)
   if (length(a)) rfm_set_attributes_(v, a)
   v
 }

@@ -36,7 +36,14 @@ bool ours(SEXP x) {
                          R_altrep_inherits(x, cls_raw) || R_altrep_inherits(x, cls_cplx));
 }
 
-inline Alloc *A(SEXP x) { return static_cast<Alloc *>(R_ExternalPtrAddr(R_altrep_data1(x))); }
+// The Alloc of one of our vectors.  NULL only after its finalizer ran while
+// R could still reach it (finalizers at exit run in any order): then a
+// classed error, never a crash.
+inline Alloc *A(SEXP x) {
+    auto *a = static_cast<Alloc *>(R_ExternalPtrAddr(R_altrep_data1(x)));
+    if (!a) raise("closed", "this Rfmalloc vector was released (its runtime is closing)");
+    return a;
+}
 
 // Runs f; a Failure or C++ exception becomes a classed R error raised once
 // every C++ object of f's frames is destroyed.
@@ -150,7 +157,12 @@ uint64_t record_len_at(void *blob, uint64_t slot) {
 void str_rebuild(Alloc *a, uint64_t need) {
     Runtime *rt = a->rt;
     auto *h = static_cast<StrHeader *>(a->ptr);
-    uint64_t live = h->heap_used - h->garbage;
+    uint64_t live = 0; // from the records themselves, not the counters
+    for (uint64_t i = 0; i < h->length; ++i) {
+        uint64_t s = str_slots(a->ptr)[i];
+        if (s != 0 && s != kNaSlot) live += record_bytes(record_len_at(a->ptr, s));
+    }
+    if (live > (UINT64_MAX / 4) || need > (UINT64_MAX / 4)) fail("nomem", "a character vector is too large");
     uint64_t cap = std::max<uint64_t>(64, 2 * (live + need));
     uint64_t total = blob_bytes(h->length, cap);
     if (total == 0) fail("nomem", "a character vector is too large");
@@ -212,6 +224,7 @@ void str_set(Alloc *a, R_xlen_t i, SEXP v) {
     uint64_t *slots = str_slots(a->ptr);
     uint64_t old = slots[i];
     if (old != 0 && old != kNaSlot) h->garbage += record_bytes(record_len_at(a->ptr, old));
+    if (h->garbage > h->heap_used) h->garbage = h->heap_used; // never wraps str_rebuild's sums
     slots[i] = slot;
     if (a->strcache) SET_STRING_ELT(a->strcache, i, v);
 }
@@ -247,10 +260,17 @@ R_altrep_class_t class_for(int t) {
 }
 
 // ---------------------------------------------------------------- methods
-R_xlen_t m_length(SEXP x) { return A(x)->length; }
+R_xlen_t m_length(SEXP x) {
+    const auto *a = static_cast<const Alloc *>(R_ExternalPtrAddr(R_altrep_data1(x)));
+    return a ? a->length : 0;
+}
 
 Rboolean m_inspect(SEXP x, int, int, int, void (*)(SEXP, int, int, int)) {
-    const Alloc *a = A(x);
+    const auto *a = static_cast<const Alloc *>(R_ExternalPtrAddr(R_altrep_data1(x)));
+    if (!a) {
+        Rprintf(" Rfmalloc vector (released)\n");
+        return TRUE;
+    }
     Rprintf(" Rfmalloc %s [%s%s] offset %llu in %s%s%s\n", type_name(a->sexptype),
             a->rt->persistent ? "persistent" : "scratch", a->transient ? ", transient" : "",
             static_cast<unsigned long long>(a->offset), a->rt->path.c_str(), a->name.empty() ? "" : " as ",
@@ -369,16 +389,18 @@ constexpr const char *kRefFormat = "rfmalloc-ref-1";
 
 SEXP m_serialized_state(SEXP x) {
     const Alloc *a = A(x);
+    if (a->transient) return nullptr;
     if (a->name.empty() || !a->rt->persistent) return nullptr;
     SEXP opt = Rf_GetOption1(Rf_install("rfmalloc.serialize"));
     if (TYPEOF(opt) == STRSXP && XLENGTH(opt) == 1 && std::strcmp(CHAR(STRING_ELT(opt, 0)), "value") == 0)
         return nullptr;
-    SEXP s = PROTECT(Rf_allocVector(STRSXP, 5));
+    SEXP s = PROTECT(Rf_allocVector(STRSXP, 6));
     SET_STRING_ELT(s, 0, Rf_mkChar(kRefFormat));
     SET_STRING_ELT(s, 1, Rf_mkChar(a->rt->uuid.c_str()));
     SET_STRING_ELT(s, 2, Rf_mkCharCE(a->name.c_str(), CE_UTF8));
     SET_STRING_ELT(s, 3, Rf_mkCharCE(a->rt->path.c_str(), CE_UTF8));
     SET_STRING_ELT(s, 4, Rf_mkChar(type_name(a->sexptype)));
+    SET_STRING_ELT(s, 5, Rf_mkChar(std::to_string(static_cast<long long>(a->length)).c_str()));
     UNPROTECT(1);
     return s;
 }
@@ -445,7 +467,7 @@ Alloc *alloc_of(SEXP x) {
         if (ours(x)) return A(x);
         // base R's wrapper classes keep the wrapped vector in data1.
         SEXP d = R_altrep_data1(x);
-        if (!ALTREP(d) || TYPEOF(d) != TYPEOF(x)) return nullptr;
+        if (!ALTREP(d) || TYPEOF(d) != TYPEOF(x) || XLENGTH(d) != XLENGTH(x)) return nullptr;
         x = d;
     }
     return nullptr;
@@ -565,12 +587,18 @@ struct AttrJob {
     SEXP attrs;
 };
 
-void set_attrs_job(void *data) {
+SEXP set_attrs_job(void *data) {
     auto *job = static_cast<AttrJob *>(data);
     SEXP names = Rf_getAttrib(job->attrs, R_NamesSymbol);
-    if (TYPEOF(names) != STRSXP) return;
+    if (TYPEOF(names) != STRSXP) return R_NilValue;
     for (R_xlen_t i = 0; i < XLENGTH(job->attrs); ++i)
         Rf_setAttrib(job->v, Rf_installChar(STRING_ELT(names, i)), VECTOR_ELT(job->attrs, i));
+    return R_NilValue;
+}
+
+SEXP attrs_failed(SEXP, void *data) {
+    *static_cast<bool *>(data) = true;
+    return R_NilValue;
 }
 } // namespace
 
@@ -585,7 +613,10 @@ bool set_attributes_from(SEXP v, const uint8_t *blob, size_t len) {
     bool ok = false;
     if (!err && TYPEOF(attrs) == VECSXP) {
         AttrJob job{v, attrs};
-        ok = R_ToplevelExec(set_attrs_job, &job);
+        bool failed = false;
+        R_tryCatchError(set_attrs_job, &job, attrs_failed, &failed);
+        ok = !failed;
+        if (!ok) SET_ATTRIB(v, R_NilValue); // all or nothing
     }
     UNPROTECT(3);
     return ok;
@@ -596,7 +627,7 @@ SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, bool with_
 
 namespace {
 SEXP load_reference(SEXP state) {
-    if (TYPEOF(state) != STRSXP || XLENGTH(state) != 5 || std::strcmp(CHAR(STRING_ELT(state, 0)), kRefFormat) != 0)
+    if (TYPEOF(state) != STRSXP || XLENGTH(state) != 6 || std::strcmp(CHAR(STRING_ELT(state, 0)), kRefFormat) != 0)
         raise("format", "cannot read an Rfmalloc reference written by another version of Rfmalloc");
     return guarded([&] {
         std::string uuid = CHAR(STRING_ELT(state, 1));
@@ -629,6 +660,14 @@ SEXP load_reference(SEXP state) {
             throw;
         }
         UNPROTECT(1);
+        // R puts the serialized attributes (dims...) back on what we return:
+        // it must still be the vector that was written.
+        const std::string type = CHAR(STRING_ELT(state, 4));
+        const std::string length = CHAR(STRING_ELT(state, 5));
+        if (type != type_name(TYPEOF(v)) || length != std::to_string(static_cast<long long>(XLENGTH(v))))
+            fail("unresolved", "cannot resolve the Rfmalloc vector '" + name + "': when saved it was of type " + type + " and length " +
+                                   length + ", now it is of type " + type_name(TYPEOF(v)) + " and length " +
+                                   std::to_string(static_cast<long long>(XLENGTH(v))));
         return v;
     });
 }
@@ -671,8 +710,9 @@ SEXP load_vector(Runtime *rt, const std::string &name, bool mutable_, bool with_
     Alloc *a = alloc_get(rt, e.ptr, t, static_cast<R_xlen_t>(m.length));
     if (a->name.empty() && !a->owned) a->name = name;
     SEXP v = PROTECT(make_vector(a, mutable_));
-    if (!attrs.empty()) set_attributes_from(v, attrs.data(), attrs.size());
+    const bool ok = attrs.empty() || set_attributes_from(v, attrs.data(), attrs.size());
     UNPROTECT(1);
+    if (!ok) fail("format", "the attributes stored with '" + name + "' are damaged or do not fit it");
     return v;
 }
 

@@ -157,6 +157,7 @@ SEXP rfm_entry_attributes_(SEXP robj, std::string name) {
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_set_attributes_(SEXP x, SEXP attrs) {
     SEXP names = Rf_getAttrib(attrs, R_NamesSymbol);
+    if (TYPEOF(attrs) != VECSXP || TYPEOF(names) != STRSXP) return x;
     for (R_xlen_t i = 0; i < XLENGTH(attrs); ++i)
         Rf_setAttrib(x, Rf_installChar(STRING_ELT(names, i)), VECTOR_ELT(attrs, i));
     return x;
@@ -169,8 +170,9 @@ SEXP rfm_load_element_(SEXP robj, std::string name, bool writable, SEXP attrs) {
     return call_guarded([&]() -> SEXP {
         Runtime *rt = usable_runtime(robj);
         SEXP v = PROTECT(load_vector(rt, name, writable, attrs == R_NilValue));
-        if (attrs != R_NilValue) set_attributes_from(v, RAW(attrs), static_cast<size_t>(XLENGTH(attrs)));
+        const bool ok = attrs == R_NilValue || set_attributes_from(v, RAW(attrs), static_cast<size_t>(XLENGTH(attrs)));
         UNPROTECT(1);
+        if (!ok) fail("format", "the attributes a list keeps for its element '" + name + "' are damaged");
         return v;
     });
 }

@@ -35,7 +35,8 @@ int code_of(const std::string &kind) {
         int code;
     } table[] = {{"invalid", -1}, {"nomem", -2},    {"io", -3},       {"format", -4},
                  {"version", -5}, {"busy", -6},     {"readonly", -7}, {"notfound", -8},
-                 {"exists", -9},  {"closed", -10},  {"type", -11},    {"unresolved", -8}};
+                 {"exists", -9},  {"closed", -10},  {"type", -11},    {"unresolved", -8},
+                 {"referenced", -6}};
     for (const auto &t : table)
         if (kind == t.kind) return t.code;
     return -12;
@@ -49,6 +50,9 @@ template <class F> int guarded(F &&f) {
     } catch (Failure &e) {
         g_last_error = e.message;
         return code_of(e.kind);
+    } catch (std::bad_alloc &) {
+        g_last_error = "out of memory";
+        return -2;
     } catch (std::exception &e) {
         g_last_error = e.what();
         return -12;

@@ -19,6 +19,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 namespace rfm {
 
@@ -113,6 +115,9 @@ void check_blob(const void *blob, uint64_t usable, uint64_t length, const std::s
     if (h->heap_used < 8 || h->heap_used > h->heap_cap || h->garbage > h->heap_used) bad("has bad heap counters");
     const uint64_t *slots = str_slots(const_cast<void *>(blob));
     const char *heap = str_heap(const_cast<void *>(blob));
+    // Every record belongs to exactly one slot and records never overlap:
+    // the write path (str_set, str_rebuild) counts on both.
+    std::vector<std::pair<uint64_t, uint64_t>> records; // offset, bytes
     for (uint64_t i = 0; i < length; ++i) {
         uint64_t s = slots[i];
         if (s == 0 || s == kNaSlot) continue;
@@ -123,7 +128,17 @@ void check_blob(const void *blob, uint64_t usable, uint64_t length, const std::s
         if (record_bytes(len) > h->heap_used - s) bad("has a string running past its heap");
         if (enc > kEncNative) bad("has an unknown string encoding");
         if (len > INT_MAX) bad("has a string longer than R allows");
+        if (std::memchr(heap + s + 8, 0, len) != nullptr) bad("has a string with an embedded NUL");
+        records.emplace_back(s, record_bytes(len));
     }
+    std::sort(records.begin(), records.end());
+    uint64_t live = 0;
+    for (size_t k = 0; k < records.size(); ++k) {
+        if (k > 0 && records[k - 1].first + records[k - 1].second > records[k].first)
+            bad("has strings that overlap or are shared between elements");
+        live += records[k].second;
+    }
+    if (live + h->garbage > h->heap_used - 8) bad("has heap counters that disagree with its strings");
 }
 
 std::vector<uint8_t> make_meta(int sexptype, uint64_t length, const uint8_t *attrs, size_t attr_len) {

@@ -53,7 +53,9 @@ typedef struct Rfmalloc_vector_info {
                           runtime's object is gone after cleanup) */
     int type;          /* LGLSXP, INTSXP, REALSXP, CPLXSXP, RAWSXP, STRSXP */
     R_xlen_t length;
-    void *data;        /* the mapped data (for STRSXP: the string blob) */
+    void *data;        /* the mapped data; for STRSXP the string blob, which
+                          moves when an assignment outgrows it: do not keep
+                          it across R calls */
     uint64_t offset;   /* file offset of the data */
     int persistent;    /* 1 for a persistent runtime, 0 scratch */
     int transient;     /* 1 when the allocation is a transient copy */
@@ -118,8 +120,8 @@ RFMALLOC_CHECKED(int, Rfmalloc_describe, (Rfmalloc_vector_info *info, SEXP x), (
 RFMALLOC_CHECKED(int, Rfmalloc_save, (SEXP *out, SEXP runtime, SEXP x, const char *name, int overwrite),
                  (out, runtime, x, name, overwrite))
 
-/* The vector stored under `name` (its attributes are not restored here; use
- * load_fmalloc() from R for that).  writable: 1 to let writes reach the file. */
+/* The vector stored under `name`, with its stored attributes.  writable: 1
+ * to let writes reach the file. */
 RFMALLOC_CHECKED(int, Rfmalloc_load, (SEXP *out, SEXP runtime, const char *name, int writable),
                  (out, runtime, name, writable))
 

@@ -297,3 +297,26 @@ test_that("tryCatch on the parent class fmrt_error catches every kind", {
   ), function(ex) tryCatch(eval(ex), fmrt_error = function(e) class(e)[1]), "")
   expect_identical(kinds, c("fmrt_error_notfound", "fmrt_error_invalid", "fmrt_error_type"))
 })
+
+test_that("stored attributes that do not fit the vector are fmrt_error_format, set all or nothing", {
+  rt <- local_runtime()
+  invisible(save_fmalloc(1:6, "v", runtime = rt))
+  bad <- serialize(list(names = letters[1:6], dim = c(4L, 4L)), NULL, version = 3L)
+  Rfmalloc:::rfm_put_attributes_(rt, "v", bad)
+  expect_fm_error(load_fmalloc("v", runtime = rt), "format", "attributes")
+  Rfmalloc:::rfm_put_attributes_(rt, "v", as.raw(c(0x58, 0x0a, 1:20)))
+  expect_fm_error(load_fmalloc("v", runtime = rt), "format", "attributes")
+})
+
+test_that("a user finalizer touching a vector at exit does not crash R", {
+  res <- callr::r(function() {
+    library(Rfmalloc)
+    f <- tempfile(fileext = ".heap")
+    rt <- open_fmalloc(f)
+    e <- new.env()
+    reg.finalizer(e, function(e) try(sum(x), silent = TRUE), onexit = TRUE)
+    x <- save_fmalloc(1:10, "x", runtime = rt)
+    "done"
+  }, libpath = .libPaths())
+  expect_identical(res, "done")
+})

@@ -109,7 +109,12 @@ test_that("overwriting a list drops the children the new version no longer has",
   invisible(save_fmalloc(list(9), "ow", runtime = rt, overwrite = TRUE))
   expect_identical(load_fmalloc("ow", runtime = rt), list(9))
   l <- list_fmalloc_allocations(rt)
-  expect_setequal(l$name[l$status == "durable"], c("ow", "ow/1"))
+  # The new child gets a fresh name ("ow/1" was the old version's), and the
+  # old children are gone.
+  durable <- l$name[l$status == "durable"]
+  expect_length(durable, 2L)
+  expect_true("ow" %in% durable)
+  expect_match(setdiff(durable, "ow"), "^ow/1(\\.[0-9]+)?$")
   # A list over an atomic entry, and an atomic vector over a list, need overwrite.
   invisible(save_fmalloc(1, "atom", runtime = rt))
   expect_fm_error(save_fmalloc(list(1), "atom", runtime = rt), "exists")
@@ -158,4 +163,35 @@ test_that("elements of a loaded list are read-only by default", {
   l[[2]] <- "changed"
   expect_identical(l, list(c(100, 2), "changed"))
   expect_identical(load_fmalloc("l", runtime = rt), list(c(1, 2), "s"))
+})
+
+test_that("a re-save never overwrites a child another stored list names", {
+  rt <- local_runtime()
+  L <- save_fmalloc(list(1:3), "L", runtime = rt)
+  invisible(save_fmalloc(list(L[[1]]), "M", runtime = rt))
+  invisible(save_fmalloc(list(100:102), "L", runtime = rt, overwrite = TRUE))
+  expect_identical(materialize_fmalloc(load_fmalloc("M", runtime = rt)[[1]]), 1:3)
+  expect_identical(materialize_fmalloc(load_fmalloc("L", runtime = rt)[[1]]), 100:102)
+})
+
+test_that("a re-save that fails part-way leaves the stored list as it was", {
+  f <- tempfile(fileext = ".heap")
+  rt <- open_fmalloc(f, size_gb = 0.05)
+  on.exit({ cleanup_fmalloc(rt); unlink(f) }, add = TRUE)
+  invisible(save_fmalloc(list(1:10, 1:10), "L", runtime = rt))
+  durable <- function() with(list_fmalloc_allocations(rt), name[status == "durable"])
+  before <- durable()
+  expect_fm_error(save_fmalloc(list(101:110, numeric(2e7)), "L", runtime = rt, overwrite = TRUE), "nomem")
+  expect_identical(lapply(load_fmalloc("L", runtime = rt), materialize_fmalloc), list(1:10, 1:10))
+  expect_identical(durable(), before)
+})
+
+test_that("saving a vector over a list removes the list's children", {
+  rt <- local_runtime()
+  invisible(save_fmalloc(list(1, 2), "K", runtime = rt))
+  invisible(save_fmalloc(7:9, "K", runtime = rt, overwrite = TRUE))
+  l <- list_fmalloc_allocations(rt)
+  expect_identical(l$name[l$status == "durable"], "K")
+  invisible(save_fmalloc(list(1), "K", runtime = rt, overwrite = TRUE))
+  expect_identical(materialize_fmalloc(load_fmalloc("K", runtime = rt)[[1]]), 1)
 })

@@ -240,3 +240,15 @@ test_that("a reference from another Rfmalloc format version is a classed error",
   e <- expect_error(unserialize(ser), class = "fmrt_error")
   expect_identical(class(e), fm_classes("format"))
 })
+
+test_that("a reference whose name now holds another vector is refused, not misread", {
+  rt <- local_runtime()
+  m <- save_fmalloc(matrix(1:6, 2), "a", runtime = rt)
+  rds <- tempfile(fileext = ".rds")
+  on.exit(unlink(rds), add = TRUE)
+  saveRDS(m, rds)
+  invisible(save_fmalloc(c("p", "q"), "a", runtime = rt, overwrite = TRUE))
+  err <- tryCatch(readRDS(rds), error = function(e) e)
+  expect_s3_class(err, "error")
+  expect_match(conditionMessage(err), "'a'.*type integer and length 6")
+})
