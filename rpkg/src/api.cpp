@@ -219,7 +219,7 @@ SEXP rfm_list_(SEXP robj) {
             }
             types.push_back(type);
             lengths.push_back(len);
-            bytes.push_back(static_cast<double>(e.size));
+            bytes.push_back(static_cast<double>(e.ptr ? e.size : e.meta_len)); // a list: its record
             created.push_back(static_cast<double>(e.created_unix_ns) / 1e9);
             status.push_back("durable");
         }

@@ -1,8 +1,10 @@
 // lists.cpp - lists stored as list records: the catalog names of their
 // children, never R pointers.
 //
-// A list entry (VecMeta.sexptype VECSXP, length = element count) names one
-// allocation holding
+// A list entry (VecMeta.sexptype VECSXP, length = element count) names no
+// allocation: its record follows the list's own attributes in the entry's
+// metadata, which libfmrt checksums (a damaged record is never handed to
+// R's unserialize()):
 //   uint64 magic "RFMLST01" | uint64 count |
 //   count x ( uint32 name bytes (0xffffffff: NULL) | name |
 //             uint32 attribute bytes | the element's attributes, serialized )
@@ -37,9 +39,10 @@ bool read_list(Runtime *rt, const fmrt_entry &e, const std::string &name, ListRe
     std::memcpy(&m, e.meta, sizeof m);
     if (m.magic != kMetaMagic || m.sexptype != VECSXP) return false;
     auto bad = [&] { fail("format", "the list '" + name + "' is damaged"); };
-    if (!e.ptr) bad();
-    const uint64_t size = std::min<uint64_t>(fmrt_usable_size(rt->h, e.ptr), e.size);
-    const auto *p = static_cast<const uint8_t *>(e.ptr);
+    (void)rt;
+    if (m.attr_len > e.meta_len - sizeof(VecMeta)) bad();
+    const uint64_t size = e.meta_len - sizeof(VecMeta) - m.attr_len;
+    const auto *p = static_cast<const uint8_t *>(e.meta) + sizeof(VecMeta) + m.attr_len;
     if (size < 16) bad();
     uint64_t magic, count;
     std::memcpy(&magic, p, 8);
@@ -96,7 +99,12 @@ SEXP rfm_save_list_(SEXP robj, std::string name, SEXP children, SEXP elem_attrs,
         if (st == FMRT_OK && !overwrite)
             fail("exists", "an entry named '" + name + "' already exists in '" + rt->path + "' (use overwrite = TRUE)");
         const bool had_old = st == FMRT_OK;
-        auto *p = static_cast<uint8_t *>(heap_alloc(rt, bytes, false, true, "a list"));
+        const uint8_t *ab = attrs == R_NilValue ? nullptr : RAW(attrs);
+        size_t alen = attrs == R_NilValue ? 0 : static_cast<size_t>(XLENGTH(attrs));
+        std::vector<uint8_t> meta = make_meta(VECSXP, static_cast<uint64_t>(n), ab, alen);
+        const size_t record_at = meta.size();
+        meta.resize(record_at + bytes);
+        uint8_t *p = meta.data() + record_at;
         uint64_t at = 16;
         uint64_t count = static_cast<uint64_t>(n);
         std::memcpy(p, &kListMagic, 8);
@@ -116,17 +124,11 @@ SEXP rfm_save_list_(SEXP robj, std::string name, SEXP children, SEXP elem_attrs,
             if (al) std::memcpy(p + at, RAW(a), al);
             at += al;
         }
-        const uint8_t *ab = attrs == R_NilValue ? nullptr : RAW(attrs);
-        size_t alen = attrs == R_NilValue ? 0 : static_cast<size_t>(XLENGTH(attrs));
-        std::vector<uint8_t> meta = make_meta(VECSXP, count, ab, alen);
         bool keep_old = had_old && old.ptr && rt->live.count(old.offset) != 0;
         unsigned flags = had_old ? (FMRT_PUT_REPLACE | (keep_old ? 0u : FMRT_PUT_FREE_REPLACED)) : 0u;
         fmrt_entry old_copy = old;
-        st = fmrt_catalog_put(rt->h, name.c_str(), p, bytes, kEntryTag, meta.data(), meta.size(), flags);
-        if (st != FMRT_OK) {
-            fmrt_free(rt->h, p);
-            fail_status(st, "cannot save the list '" + name + "'");
-        }
+        st = fmrt_catalog_put(rt->h, name.c_str(), nullptr, 0, kEntryTag, meta.data(), meta.size(), flags);
+        if (st != FMRT_OK) fail_status(st, "cannot save the list '" + name + "'");
         if (keep_old) orphan_if_live(rt, old_copy.offset);
         return Rf_ScalarLogical(TRUE);
     });
@@ -210,6 +212,8 @@ SEXP rfm_put_attributes_(SEXP robj, std::string name, SEXP attrs) {
         if (e.type != kEntryTag || e.meta_len < sizeof(VecMeta)) fail("type", "the entry '" + name + "' was not stored by Rfmalloc");
         VecMeta m;
         std::memcpy(&m, e.meta, sizeof m);
+        if (m.magic != kMetaMagic || m.sexptype == VECSXP)
+            fail("type", "the entry '" + name + "' is not a stored vector");
         const uint8_t *ab = attrs == R_NilValue ? nullptr : RAW(attrs);
         size_t alen = attrs == R_NilValue ? 0 : static_cast<size_t>(XLENGTH(attrs));
         std::vector<uint8_t> meta = make_meta(static_cast<int>(m.sexptype), m.length, ab, alen);
