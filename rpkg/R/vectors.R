@@ -37,7 +37,10 @@ fm_name <- function(name, call = sys.call(-1)) {
 #' arithmetic before it is bound may serve as the result buffer.
 #'
 #' @param type One of `"logical"`, `"integer"`, `"numeric"` (or `"double"`),
-#'   `"complex"`, `"raw"`, `"character"`.
+#'   `"complex"`, `"raw"`, `"character"`, or `"list"`. A list is stored as a
+#'   list record of `length` NULL elements and returned as an ordinary R list
+#'   (R 4.2 has no ALTREP lists): fill it with Rfmalloc vectors of the same
+#'   runtime and store it again with `save_fmalloc(l, name, overwrite = TRUE)`.
 #' @param length The number of elements: a non-negative whole number.
 #' @param runtime A runtime, or `NULL` for the default one.
 #' @param zero_initialize Fill with zeros (`FALSE`, `0`, `""`). With `FALSE`
