@@ -417,6 +417,21 @@ int Catalog::rebuild(const std::vector<uint64_t> &records) {
         if (it == newest.end() || it->second->seq < r->seq) newest[name] = r;
         next_seq_ = std::max(next_seq_, r->seq + 1);
     }
+    // As in load: a record may not name catalog storage.  The rebuilt table
+    // will hold exactly the records kept here, so one naming another of them
+    // (or itself) is left out, as load would drop it; the new table cannot be
+    // at a place a kept record names, since every such place is live.
+    {
+        std::unordered_set<uint64_t> storage;
+        for (auto &kv : newest) storage.insert(region_.offset(kv.second));
+        for (auto it = newest.begin(); it != newest.end();) {
+            if (it->second->alloc_offset != 0 && storage.count(it->second->alloc_offset)) {
+                it = newest.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
     for (auto &kv : newest) {
         uint64_t slot = 0;
         int rc = take_slot(&slot);
