@@ -11,6 +11,8 @@
 #include <fmrt.h>
 #include <gtest/gtest.h>
 
+#include "fmrt_test_common.h"
+
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
 #define FMRT_TEST_HAVE_VALGRIND_H 1
@@ -37,42 +39,12 @@
 
 namespace fmrt_test {
 
-constexpr uint64_t KiB = 1024;
-constexpr uint64_t MiB = 1024 * KiB;
 constexpr uint64_t GiB = 1024 * MiB;
 
 // ---- Status codes ----------------------------------------------------------
 
-inline std::string status_name(int code) {
-    switch (code) {
-    case FMRT_OK: return "FMRT_OK";
-    case FMRT_EINVAL: return "FMRT_EINVAL";
-    case FMRT_ENOMEM: return "FMRT_ENOMEM";
-    case FMRT_EIO: return "FMRT_EIO";
-    case FMRT_EFORMAT: return "FMRT_EFORMAT";
-    case FMRT_EVERSION: return "FMRT_EVERSION";
-    case FMRT_EBUSY: return "FMRT_EBUSY";
-    case FMRT_EREADONLY: return "FMRT_EREADONLY";
-    case FMRT_ENOTFOUND: return "FMRT_ENOTFOUND";
-    case FMRT_EEXISTS: return "FMRT_EEXISTS";
-    case FMRT_EINTERNAL: return "FMRT_EINTERNAL";
-    default: return "status " + std::to_string(code);
-    }
-}
-
-// Compares status codes by name, so a failure reads "got FMRT_EBUSY,
-// expected FMRT_OK", with the library's detail message.  The call is made
-// before StatusIs runs, so the detail is that call's.
-inline ::testing::AssertionResult StatusIs(int rc, int code) {
-    if (rc == code) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "got " << status_name(rc) << ", expected " << status_name(code)
-                                         << " (detail: \"" << fmrt_error_message() << "\")";
-}
-
 #define EXPECT_STATUS(expr, code) EXPECT_TRUE(::fmrt_test::StatusIs((expr), (code))) << #expr
 #define ASSERT_STATUS(expr, code) ASSERT_TRUE(::fmrt_test::StatusIs((expr), (code))) << #expr
-#define EXPECT_FMRT_OK(expr) EXPECT_STATUS(expr, FMRT_OK)
-#define ASSERT_FMRT_OK(expr) ASSERT_STATUS(expr, FMRT_OK)
 // After an allocation function returned NULL: the thread's last status.
 #define EXPECT_LAST_STATUS(code) EXPECT_TRUE(::fmrt_test::StatusIs(fmrt_last_status(), (code))) << "last status"
 
@@ -115,47 +87,6 @@ inline fmrt_stats stats_of(fmrt_runtime *rt) {
 
 // ---- Byte patterns -------------------------------------------------------------
 
-inline uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-// Byte i of the pattern of `seed` depends on (seed, i) only, so a prefix of a
-// pattern is the pattern of the prefix (what realloc must preserve).
-inline uint64_t pattern_word(uint64_t seed, uint64_t k) { return mix64(seed * 0xD6E8FEB86659FD93ull + k); }
-
-inline void fill_pattern(void *p, size_t n, uint64_t seed) {
-    unsigned char *b = static_cast<unsigned char *>(p);
-    size_t i = 0;
-    uint64_t k = 0;
-    for (; i + 8 <= n; i += 8, ++k) {
-        uint64_t w = pattern_word(seed, k);
-        std::memcpy(b + i, &w, 8);
-    }
-    if (i < n) {
-        uint64_t w = pattern_word(seed, k);
-        std::memcpy(b + i, &w, n - i);
-    }
-}
-
-// Index of the first byte of p[0, n) that differs from the pattern, or n.
-inline size_t pattern_mismatch(const void *p, size_t n, uint64_t seed) {
-    const unsigned char *b = static_cast<const unsigned char *>(p);
-    size_t i = 0;
-    uint64_t k = 0;
-    for (; i + 8 <= n; i += 8, ++k) {
-        uint64_t w = pattern_word(seed, k);
-        if (std::memcmp(b + i, &w, 8) != 0) break;
-    }
-    for (; i < n; ++i) {
-        uint64_t w = pattern_word(seed, i / 8);
-        if (b[i] != static_cast<unsigned char>(w >> (8 * (i % 8)))) return i;
-    }
-    return n;
-}
-
 // "" when p[0, n) holds the pattern of seed, else a description.
 inline std::string pattern_error(const void *p, size_t n, uint64_t seed) {
     if (p == nullptr) return "pointer is NULL";
@@ -188,24 +119,6 @@ inline ::testing::AssertionResult IsAligned(const void *p, size_t alignment) {
     if (reinterpret_cast<uintptr_t>(p) % alignment == 0) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << p << " is not aligned to " << alignment;
 }
-
-// A small deterministic generator (xorshift64*), so runs repeat by seed.
-class Rng {
-public:
-    explicit Rng(uint64_t seed) : s_(mix64(seed) | 1) {}
-    uint64_t next() {
-        s_ ^= s_ >> 12;
-        s_ ^= s_ << 25;
-        s_ ^= s_ >> 27;
-        return s_ * 0x2545F4914F6CDD1Dull;
-    }
-    uint64_t below(uint64_t n) { return n == 0 ? 0 : next() % n; }
-    uint64_t between(uint64_t lo, uint64_t hi) { return lo + below(hi - lo + 1); }  // inclusive
-    bool chance(double p) { return (next() >> 11) * (1.0 / 9007199254740992.0) < p; }
-
-private:
-    uint64_t s_;
-};
 
 // The seed of a randomized test: FMRT_TEST_SEED when set, else `fallback`.
 inline uint64_t test_seed(uint64_t fallback) {
@@ -255,50 +168,10 @@ private:
     std::string path_;
 };
 
-inline bool path_exists(const std::string &path) {
-    struct stat st;
-    return lstat(path.c_str(), &st) == 0;
-}
-
 inline uint64_t file_size_on_disk(const std::string &path) {
     struct stat st;
     if (stat(path.c_str(), &st) != 0) return UINT64_MAX;
     return static_cast<uint64_t>(st.st_size);
-}
-
-inline std::string read_file(const std::string &path) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
-    std::string out;
-    char buf[1 << 16];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            close(fd);
-            throw std::runtime_error("read " + path + ": " + std::strerror(errno));
-        }
-        if (n == 0) break;
-        out.append(buf, static_cast<size_t>(n));
-    }
-    close(fd);
-    return out;
-}
-
-inline void write_file(const std::string &path, const std::string &bytes) {
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw std::runtime_error("create " + path + ": " + std::strerror(errno));
-    size_t done = 0;
-    while (done < bytes.size()) {
-        ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            close(fd);
-            throw std::runtime_error("write " + path + ": " + std::strerror(errno));
-        }
-        done += static_cast<size_t>(n);
-    }
-    close(fd);
 }
 
 inline uint64_t hash_bytes(const std::string &bytes) {  // FNV-1a
@@ -404,29 +277,6 @@ inline ChildStatus wait_child(pid_t pid) {
         st.signal = WTERMSIG(status);
     }
     return st;
-}
-
-// Forks; the child runs `body` and leaves with _exit(its return value)
-// (121 for an exception).  Returns the child's pid (-1 if fork failed);
-// collect it with wait_child.
-inline pid_t start_child(const std::function<int()> &body) {
-    std::fflush(stdout);
-    std::fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int code = 121;
-        try {
-            code = body();
-        } catch (const std::exception &e) {
-            std::fprintf(stderr, "child: exception: %s\n", e.what());
-        } catch (...) {
-            std::fprintf(stderr, "child: unknown exception\n");
-        }
-        std::fflush(stdout);
-        std::fflush(stderr);
-        _exit(code);
-    }
-    return pid;
 }
 
 // start_child, then wait for it: how it ended.

@@ -14,6 +14,8 @@
 #include <fmrt.h>
 #include <gtest/gtest.h>
 
+#include "fmrt_test_common.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -36,38 +38,23 @@
 
 namespace fmrt_integrity {
 
-constexpr uint64_t KiB = 1024;
-constexpr uint64_t MiB = 1024 * KiB;
+using fmrt_test::fill_pattern;
+using fmrt_test::KiB;
+using fmrt_test::MiB;
+using fmrt_test::mix64;
+using fmrt_test::path_exists;
+using fmrt_test::pattern_mismatch;
+using fmrt_test::pattern_word;
+using fmrt_test::read_file;
+using fmrt_test::Rng;
+using fmrt_test::start_child;
+using fmrt_test::status_name;
+using fmrt_test::StatusIs;
+using fmrt_test::write_file;
+
 constexpr uint64_t kPage = 4096;
 
 // ---- Status codes ----------------------------------------------------------
-
-inline std::string status_name(int code) {
-    switch (code) {
-    case FMRT_OK: return "FMRT_OK";
-    case FMRT_EINVAL: return "FMRT_EINVAL";
-    case FMRT_ENOMEM: return "FMRT_ENOMEM";
-    case FMRT_EIO: return "FMRT_EIO";
-    case FMRT_EFORMAT: return "FMRT_EFORMAT";
-    case FMRT_EVERSION: return "FMRT_EVERSION";
-    case FMRT_EBUSY: return "FMRT_EBUSY";
-    case FMRT_EREADONLY: return "FMRT_EREADONLY";
-    case FMRT_ENOTFOUND: return "FMRT_ENOTFOUND";
-    case FMRT_EEXISTS: return "FMRT_EEXISTS";
-    case FMRT_EINTERNAL: return "FMRT_EINTERNAL";
-    default: return "status " + std::to_string(code);
-    }
-}
-
-// "got FMRT_EFORMAT, expected FMRT_OK (detail: ...)"; the call runs before
-// this does, so the detail is that call's.
-inline ::testing::AssertionResult StatusIs(int rc, int code) {
-    if (rc == code) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "got " << status_name(rc) << ", expected " << status_name(code)
-                                         << " (detail: \"" << fmrt_error_message() << "\")";
-}
-#define ASSERT_FMRT_OK(expr) ASSERT_TRUE(::fmrt_integrity::StatusIs((expr), FMRT_OK)) << #expr
-#define EXPECT_FMRT_OK(expr) EXPECT_TRUE(::fmrt_integrity::StatusIs((expr), FMRT_OK)) << #expr
 
 // The first problems of a report, one per line, for failure messages.
 inline std::string describe_report(const fmrt_report &r) {
@@ -83,13 +70,6 @@ inline std::string describe_report(const fmrt_report &r) {
 
 // ---- Seeds, generator, patterns -----------------------------------------------
 
-inline uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 inline uint64_t hash_string(const std::string &s) {  // FNV-1a
     uint64_t h = 0xcbf29ce484222325ull;
     for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
@@ -100,24 +80,6 @@ inline uint64_t hash_string(const std::string &s) {  // FNV-1a
 inline uint64_t entry_seed(const std::string &name, uint64_t version) {
     return mix64(hash_string(name) ^ mix64(version));
 }
-
-// A small deterministic generator (xorshift64*), so runs repeat by seed.
-class Rng {
-public:
-    explicit Rng(uint64_t seed) : s_(mix64(seed) | 1) {}
-    uint64_t next() {
-        s_ ^= s_ >> 12;
-        s_ ^= s_ << 25;
-        s_ ^= s_ >> 27;
-        return s_ * 0x2545F4914F6CDD1Dull;
-    }
-    uint64_t below(uint64_t n) { return n == 0 ? 0 : next() % n; }
-    uint64_t between(uint64_t lo, uint64_t hi) { return lo + below(hi - lo + 1); }  // inclusive
-    bool chance(double p) { return (next() >> 11) * (1.0 / 9007199254740992.0) < p; }
-
-private:
-    uint64_t s_;
-};
 
 // The run's seed: FMRT_TEST_SEED when set, else a fresh one from the clock
 // (printed by the caller, so any failing run can be repeated).
@@ -136,39 +98,6 @@ inline uint64_t env_count(const char *name, uint64_t fallback) {
     if (env == nullptr || *env == '\0') return fallback;
     uint64_t v = std::strtoull(env, nullptr, 0);
     return v == 0 ? fallback : v;
-}
-
-// Byte i of the pattern of `seed` depends on (seed, i / 8) only.
-inline uint64_t pattern_word(uint64_t seed, uint64_t k) { return mix64(seed * 0xD6E8FEB86659FD93ull + k); }
-
-inline void fill_pattern(void *p, size_t n, uint64_t seed) {
-    auto *b = static_cast<unsigned char *>(p);
-    size_t i = 0;
-    uint64_t k = 0;
-    for (; i + 8 <= n; i += 8, ++k) {
-        uint64_t w = pattern_word(seed, k);
-        std::memcpy(b + i, &w, 8);
-    }
-    if (i < n) {
-        uint64_t w = pattern_word(seed, k);
-        std::memcpy(b + i, &w, n - i);
-    }
-}
-
-// Index of the first byte of p[0, n) that differs from the pattern, or n.
-inline size_t pattern_mismatch(const void *p, size_t n, uint64_t seed) {
-    const auto *b = static_cast<const unsigned char *>(p);
-    size_t i = 0;
-    uint64_t k = 0;
-    for (; i + 8 <= n; i += 8, ++k) {
-        uint64_t w = pattern_word(seed, k);
-        if (std::memcmp(b + i, &w, 8) != 0) break;
-    }
-    for (; i < n; ++i) {
-        uint64_t w = pattern_word(seed, i / 8);
-        if (b[i] != static_cast<unsigned char>(w >> (8 * (i % 8)))) return i;
-    }
-    return n;
 }
 
 // ---- Files and directories --------------------------------------------------------
@@ -204,37 +133,10 @@ private:
     std::string path_;
 };
 
-inline bool path_exists(const std::string &path) {
-    struct stat st;
-    return lstat(path.c_str(), &st) == 0;
-}
-
 inline uint64_t file_size_of(const std::string &path) {
     struct stat st;
     if (stat(path.c_str(), &st) != 0) return 0;
     return static_cast<uint64_t>(st.st_size);
-}
-
-// The whole file; throws on failure.
-inline std::string read_file(const std::string &path) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
-    std::string out;
-    struct stat st;
-    if (fstat(fd, &st) == 0) out.reserve(static_cast<size_t>(st.st_size));
-    char buf[1 << 16];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            close(fd);
-            throw std::runtime_error("read " + path + ": " + std::strerror(errno));
-        }
-        if (n == 0) break;
-        out.append(buf, static_cast<size_t>(n));
-    }
-    close(fd);
-    return out;
 }
 
 inline bool write_all(int fd, const void *data, size_t len) {
@@ -247,15 +149,6 @@ inline bool write_all(int fd, const void *data, size_t len) {
         len -= static_cast<size_t>(n);
     }
     return true;
-}
-
-// Replaces the file's content; throws on failure.
-inline void write_file(const std::string &path, const std::string &bytes) {
-    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw std::runtime_error("create " + path + ": " + std::strerror(errno));
-    bool ok = write_all(fd, bytes.data(), bytes.size());
-    close(fd);
-    if (!ok) throw std::runtime_error("write " + path + ": " + std::strerror(errno));
 }
 
 // ---- Reports from children: lines of tab-separated fields ------------------------------
@@ -356,28 +249,6 @@ inline ChildStatus wait_child(pid_t pid, int timeout_ms = -1) {
 inline ChildStatus kill_child(pid_t pid) {
     kill(pid, SIGKILL);
     return wait_child(pid);
-}
-
-// Forks; the child runs `body` and leaves with _exit(its return value)
-// (121 for an exception).  Returns the pid, or -1.
-inline pid_t start_child(const std::function<int()> &body) {
-    std::fflush(stdout);
-    std::fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int code = 121;
-        try {
-            code = body();
-        } catch (const std::exception &e) {
-            std::fprintf(stderr, "child: exception: %s\n", e.what());
-        } catch (...) {
-            std::fprintf(stderr, "child: unknown exception\n");
-        }
-        std::fflush(stdout);
-        std::fflush(stderr);
-        _exit(code);
-    }
-    return pid;
 }
 
 // Sleeps `us` microseconds (0: not at all).

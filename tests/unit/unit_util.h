@@ -28,28 +28,13 @@
 #include "format.h"
 #include "heap.h"
 #include "region.h"
+#include "fmrt_test_common.h"
 
 namespace fmrt_unit {
 
-constexpr uint64_t KiB = 1024;
-constexpr uint64_t MiB = 1024 * KiB;
-
-inline std::string status_name(int code) {
-    switch (code) {
-    case FMRT_OK: return "FMRT_OK";
-    case FMRT_EINVAL: return "FMRT_EINVAL";
-    case FMRT_ENOMEM: return "FMRT_ENOMEM";
-    case FMRT_EIO: return "FMRT_EIO";
-    case FMRT_EFORMAT: return "FMRT_EFORMAT";
-    case FMRT_EVERSION: return "FMRT_EVERSION";
-    case FMRT_EBUSY: return "FMRT_EBUSY";
-    case FMRT_EREADONLY: return "FMRT_EREADONLY";
-    case FMRT_ENOTFOUND: return "FMRT_ENOTFOUND";
-    case FMRT_EEXISTS: return "FMRT_EEXISTS";
-    case FMRT_EINTERNAL: return "FMRT_EINTERNAL";
-    default: return "status " + std::to_string(code);
-    }
-}
+using fmrt_test::KiB;
+using fmrt_test::MiB;
+using fmrt_test::status_name;
 
 // Compares status codes by name, so a failure reads "FMRT_EBUSY" vs
 // "FMRT_OK", with the library's detail message; takes `<< more` text.
