@@ -182,10 +182,11 @@ print.fmalloc_runtime <- function(x, ...) {
     return(invisible(x))
   }
   i <- fm_check(rfm_info_(x))
+  s <- fm_check(rfm_stats_(x))
   cat(sprintf("<fmalloc_runtime %s%s: %s>\n", i$mode, if (i$readonly) ", read-only" else "", i$path))
   cat(sprintf("  file %s of at most %s; %s in %g allocations; %g catalog entries; %g live vectors%s\n",
-    format_bytes(i$file_bytes), format_bytes(i$max_bytes), format_bytes(i$in_use_bytes),
-    i$allocations, i$catalog_entries, i$live_vectors,
+    format_bytes(s$file_bytes), format_bytes(s$max_bytes), format_bytes(s$in_use_bytes),
+    s$allocations, s$catalog_entries, i$live_vectors,
     if (i$cleanup_requested) "; cleanup pending" else ""))
   invisible(x)
 }

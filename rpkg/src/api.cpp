@@ -75,30 +75,19 @@ SEXP rfm_sync_(SEXP robj) {
     });
 }
 
+// What this session knows of a runtime (libfmrt's figures: rfm_stats_).
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_info_(SEXP robj) {
     return call_guarded([&]() -> SEXP {
         Runtime *rt = runtime_from(robj);
-        fmrt_stats s = FMRT_STATS_INIT;
-        int st = fmrt_runtime_stats(&s, rt->h);
-        if (st != FMRT_OK) fail_status(st, "cannot read the statistics of '" + rt->path + "'");
         uint64_t vectors = 0;
         for (auto &kv : rt->live) vectors += kv.second->refs;
-        Rcpp::List out = Rcpp::List::create(
+        return Rcpp::wrap(Rcpp::List::create(
             Rcpp::Named("path") = rt->path, Rcpp::Named("uuid") = rt->uuid,
             Rcpp::Named("mode") = rt->persistent ? "persistent" : "scratch",
             Rcpp::Named("readonly") = rt->readonly, Rcpp::Named("cleanup_requested") = rt->close_requested,
             Rcpp::Named("live_vectors") = static_cast<double>(vectors),
-            Rcpp::Named("live_allocations_held") = static_cast<double>(rt->live.size()),
-            Rcpp::Named("file_bytes") = static_cast<double>(s.mapped_bytes),
-            Rcpp::Named("max_bytes") = static_cast<double>(s.reserved_bytes),
-            Rcpp::Named("in_use_bytes") = static_cast<double>(s.in_use_bytes),
-            Rcpp::Named("free_bytes") = static_cast<double>(s.free_bytes),
-            Rcpp::Named("allocations") = static_cast<double>(s.live_allocations),
-            Rcpp::Named("transient_allocations") = static_cast<double>(s.transient_allocations),
-            Rcpp::Named("catalog_entries") = static_cast<double>(s.catalog_entries),
-            Rcpp::Named("reclaimed_at_open") = static_cast<double>(s.reclaimed_at_open));
-        return Rcpp::wrap(out);
+            Rcpp::Named("live_allocations_held") = static_cast<double>(rt->live.size())));
     });
 }
 
@@ -200,12 +189,7 @@ SEXP rfm_list_(SEXP robj) {
         Runtime *rt = runtime_from(robj);
         std::vector<std::string> names, types, status;
         std::vector<double> lengths, bytes, created;
-        fmrt_entry e = FMRT_ENTRY_INIT;
-        std::string after;
-        bool first = true;
-        while (fmrt_catalog_next(&e, rt->h, first ? nullptr : after.c_str()) == FMRT_OK) {
-            first = false;
-            after.assign(e.name, e.name_len);
+        for_each_entry(rt, [&](const fmrt_entry &e, const std::string &after) {
             names.push_back(after);
             double len = NA_REAL;
             std::string type = "unknown";
@@ -222,7 +206,7 @@ SEXP rfm_list_(SEXP robj) {
             bytes.push_back(static_cast<double>(e.ptr ? e.size : e.meta_len)); // a list: its record
             created.push_back(static_cast<double>(e.created_unix_ns) / 1e9);
             status.push_back("durable");
-        }
+        });
         for (auto &kv : rt->live) {
             const Alloc *a = kv.second;
             if (!a->name.empty()) continue;

@@ -83,18 +83,13 @@ SEXP rfm_extents_(SEXP robj) {
         Runtime *rt = runtime_from(robj);
         std::vector<double> off, len;
         std::vector<std::string> status, name;
-        fmrt_entry e = FMRT_ENTRY_INIT;
-        std::string after;
-        bool first = true;
-        while (fmrt_catalog_next(&e, rt->h, first ? nullptr : after.c_str()) == FMRT_OK) {
-            first = false;
-            after.assign(e.name, e.name_len);
-            if (!e.ptr) continue;
+        for_each_entry(rt, [&](const fmrt_entry &e, const std::string &after) {
+            if (!e.ptr) return; // a list: its record is in the entry itself
             off.push_back(d(e.offset));
             len.push_back(d(fmrt_usable_size(rt->h, e.ptr)));
             status.push_back("durable");
             name.push_back(after);
-        }
+        });
         for (auto &kv : rt->live) {
             const Alloc *a = kv.second;
             if (!a->name.empty()) continue;

@@ -167,24 +167,19 @@ SEXP rfm_referrers_(SEXP robj, std::string name) {
     return call_guarded([&]() -> SEXP {
         Runtime *rt = runtime_from(robj);
         std::vector<std::string> out;
-        fmrt_entry e = FMRT_ENTRY_INIT;
-        std::string after;
-        bool first = true;
-        while (fmrt_catalog_next(&e, rt->h, first ? nullptr : after.c_str()) == FMRT_OK) {
-            first = false;
-            after.assign(e.name, e.name_len);
+        for_each_entry(rt, [&](const fmrt_entry &e, const std::string &after) {
             ListRecord r;
             try {
-                if (!read_list(rt, e, after, &r)) continue;
+                if (!read_list(rt, e, after, &r)) return;
             } catch (Failure &) {
-                continue; // a damaged list refers to nothing we can vouch for
+                return; // a damaged list refers to nothing we can vouch for
             }
             for (size_t i = 0; i < r.children.size(); ++i)
                 if (!r.is_null[i] && r.children[i] == name) {
                     out.push_back(after);
                     break;
                 }
-        }
+        });
         Rcpp::CharacterVector v(out.size());
         for (size_t i = 0; i < out.size(); ++i) v[i] = Rcpp::String(out[i], CE_UTF8);
         return Rcpp::wrap(v);

@@ -151,6 +151,18 @@ Runtime *usable_runtime(SEXP robj);
 bool runtime_request_close(Runtime *rt);
 void runtime_unref(Runtime *rt);
 
+// Calls f(entry, name) for every catalog entry, in name order.
+template <class F> void for_each_entry(Runtime *rt, F &&f) {
+    fmrt_entry e = FMRT_ENTRY_INIT;
+    std::string name;
+    bool first = true;
+    while (fmrt_catalog_next(&e, rt->h, first ? nullptr : name.c_str()) == FMRT_OK) {
+        first = false;
+        name.assign(e.name, e.name_len);
+        f(e, name);
+    }
+}
+
 // The Alloc for an allocation (shared when R already holds it).
 Alloc *alloc_get(Runtime *rt, void *ptr, int sexptype, R_xlen_t length);
 void alloc_release(Alloc *a);

@@ -34,7 +34,7 @@ in_child <- function(fun, args = list()) {
 }
 
 # Statistics of a runtime (internal; used to count allocations in the file).
-heap_info <- function(rt) Rfmalloc:::rfm_info_(rt)
+heap_info <- function(rt) c(Rfmalloc:::rfm_info_(rt), Rfmalloc:::rfm_stats_(rt))
 
 # Value and warning messages of evaluating `expr` (errors become a value too).
 outcome <- function(expr) {
