@@ -101,19 +101,13 @@ uint64_t table_check(const CatalogTable *t) {
 
 namespace {
 
-// Class sizes: 16..128 by 16, then four steps per power of two to 64 KiB.
 constexpr std::array<uint32_t, kNumClasses> make_class_sizes() {
     std::array<uint32_t, kNumClasses> s{};
-    uint32_t i = 0;
-    for (uint32_t v = 16; v <= 128; v += 16) s[i++] = v;
-    for (uint32_t base = 128; base < 64 * 1024; base *= 2) {
-        for (uint32_t k = 1; k <= 4; ++k) s[i++] = base + base / 4 * k;
-    }
+    for (uint32_t c = 0; c < kNumClasses; ++c) s[c] = detail::class_size_at(c);
     return s;
 }
 
 constexpr auto kClassSizes = make_class_sizes();
-static_assert(kClassSizes[kNumClasses - 1] == kMaxSmall, "class table must end at kMaxSmall");
 
 RunLayout compute_layout(uint32_t slot_size) {
     // At least 64 KiB and at least 8 slots per run.
@@ -136,14 +130,8 @@ RunLayout compute_layout(uint32_t slot_size) {
 
 struct LayoutTable {
     RunLayout layouts[kNumClasses];
-    uint8_t small_lookup[kMaxSmall / 16 + 1];  // (size + 15) / 16 -> class, up to 1024 B
     LayoutTable() {
         for (uint32_t c = 0; c < kNumClasses; ++c) layouts[c] = compute_layout(kClassSizes[c]);
-        uint32_t c = 0;
-        for (uint32_t q = 0; q <= kMaxSmall / 16; ++q) {
-            while (kClassSizes[c] < q * 16) ++c;
-            small_lookup[q] = static_cast<uint8_t>(c);
-        }
     }
 };
 
@@ -156,6 +144,5 @@ const LayoutTable &table() {
 
 const RunLayout &run_layout(uint32_t size_class) { return table().layouts[size_class]; }
 
-uint32_t size_class_of(size_t size) { return table().small_lookup[(size + 15) >> 4]; }
 
 }  // namespace fmrt

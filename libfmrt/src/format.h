@@ -129,7 +129,36 @@ private:
 constexpr uint32_t kRunBitmapOffset = 64;
 
 const RunLayout &run_layout(uint32_t size_class);
-uint32_t size_class_of(size_t size);  // size <= kMaxSmall
+
+// Class sizes: 16..128 by 16, then four steps per power of two to 64 KiB.
+// The table maps (size + 15) / 16 to the smallest class that holds size; it
+// is built at compile time so the malloc fast path is one load.
+namespace detail {
+struct ClassLookup {
+    uint8_t by16[kMaxSmall / 16 + 1];
+};
+constexpr uint32_t class_size_at(uint32_t c) {
+    if (c < 8) return 16 * (c + 1);
+    const uint32_t k = c - 8;  // 4 steps per power of two from 128
+    const uint32_t base = 128u << (k / 4);
+    return base + base / 4 * (k % 4 + 1);
+}
+constexpr ClassLookup make_class_lookup() {
+    ClassLookup t{};
+    uint32_t c = 0;
+    for (uint32_t q = 0; q <= kMaxSmall / 16; ++q) {
+        while (class_size_at(c) < q * 16) ++c;
+        t.by16[q] = static_cast<uint8_t>(c);
+    }
+    return t;
+}
+inline constexpr ClassLookup kClassLookup = make_class_lookup();
+static_assert(class_size_at(kNumClasses - 1) == kMaxSmall, "class table must end at kMaxSmall");
+}  // namespace detail
+
+inline uint32_t size_class_of(size_t size) {  // size <= kMaxSmall
+    return detail::kClassLookup.by16[(size + 15) >> 4];
+}
 
 // Slot index of byte distance `d` from the run's data start, exact for every
 // d below the run's size.

@@ -35,7 +35,8 @@ inline uint64_t pages_for(size_t size) {
 }  // namespace
 
 Heap::Heap(Region &region)
-    : region_(region), pages_(region), id_(g_next_heap_id.fetch_add(1)),
+    : region_(region), base_addr_(reinterpret_cast<uintptr_t>(region.base())),
+      span_bytes_(region.reserved() - kHeapStart), pages_(region), id_(g_next_heap_id.fetch_add(1)),
       freed_key_(key_from_uuid(region.superblock().uuid)) {}
 
 Heap::~Heap() {
@@ -424,34 +425,17 @@ bool Heap::resize_large(uint64_t span_off, size_t size) {
     return true;
 }
 
-int Heap::classify(const void *p, uint64_t *span_off, bool check_live, bool *transient) const {
-    if (!region_.in_reservation(p)) return kNotOurs;
-    const uint64_t off = region_.offset(p);
-    const uintptr_t e = __atomic_load_n(&map_[off >> kPageShift], __ATOMIC_ACQUIRE);
-    if (e == 0) return kNotOurs;
-    if (e & 1) {
-        const uint64_t s = e & ~uintptr_t{1};
-        if (off != s + kPageSize) return kNotOurs;
-        *span_off = s;
-        if (transient != nullptr) {
-            SpanHeader h;
-            decode_span(s, load_word(static_cast<uint64_t *>(region_.ptr(s))), &h);
-            *transient = (h.flags & kSpanTransient) != 0;
-        }
-        return kLargeClass;
-    }
-    const Run *r = reinterpret_cast<const Run *>(e);
-    if (off < r->data_off) return kNotOurs;
-    const uint64_t d = off - r->data_off;
-    const uint64_t idx = (d * r->div_magic) >> 40;
-    if (idx >= r->slots || idx * r->slot_size != d) return kNotOurs;
-    if (idx >= r->high_water.load(std::memory_order_acquire)) return kNotOurs;  // never handed out
-    if (check_live && !((load_word(r->hdr->alloc_word(idx >> 6)) >> (idx & 63)) & 1)) return kNotOurs;
+int Heap::classify_other(const void *p, uint64_t off, uintptr_t e, uint64_t *span_off, bool *transient) const {
+    if (!region_.in_reservation(p) || e == 0) return kNotOurs;
+    const uint64_t s = e & ~uintptr_t{1};
+    if (off != s + kPageSize) return kNotOurs;
+    *span_off = s;
     if (transient != nullptr) {
-        *transient = check_live ? ((load_word(r->hdr->transient_word(idx >> 6)) >> (idx & 63)) & 1)
-                                : r->transient.load(std::memory_order_relaxed) != 0;
+        SpanHeader h;
+        decode_span(s, load_word(static_cast<uint64_t *>(region_.ptr(s))), &h);
+        *transient = (h.flags & kSpanTransient) != 0;
     }
-    return static_cast<int>(r->cls);
+    return kLargeClass;
 }
 
 void Heap::set_transient(const void *p, int cls, uint64_t span_off, bool transient) {

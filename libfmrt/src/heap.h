@@ -151,7 +151,24 @@ public:
     // `transient`, when given, receives the slot's or span's transient flag
     // (with check_live false, for a slot: whether its run has any transient
     // slot at all -- the free path then looks closer).
+    // Inline (below): the free path's first step.
     int classify(const void *p, uint64_t *span_off, bool check_live = true, bool *transient = nullptr) const;
+    // The size class when p is the start of a slot a run has handed out,
+    // else -1 (ask classify).  *run_transient: whether the run has any
+    // transient slot.  Reads no bitmap and not p itself.
+    int small_slot_class(const void *p, bool *run_transient) const {
+        const uint64_t off = reinterpret_cast<uintptr_t>(p) - base_addr_;
+        if (__builtin_expect(off - kHeapStart >= span_bytes_, 0)) return -1;  // outside the reservation
+        const uintptr_t e = __atomic_load_n(&map_[off >> kPageShift], __ATOMIC_ACQUIRE);
+        if (__builtin_expect(e == 0 || (e & 1) != 0, 0)) return -1;
+        const Run *r = reinterpret_cast<const Run *>(e);
+        const uint64_t d = off - r->data_off;  // wraps (and fails below) for off < data_off
+        const uint64_t idx = (d * r->div_magic) >> 40;
+        if (off < r->data_off || idx * r->slot_size != d) return -1;
+        if (idx >= r->high_water.load(std::memory_order_acquire)) return -1;  // never handed out
+        *run_transient = r->transient.load(std::memory_order_relaxed) != 0;
+        return static_cast<int>(r->cls);
+    }
 
     // Sets or clears the transient flag of a live allocation (class of p as
     // classify() gave it).
@@ -181,6 +198,8 @@ public:
     std::vector<ThreadCache *> caches;
 
 private:
+    // classify() for what is not a slot of a run: a large allocation or not ours.
+    int classify_other(const void *p, uint64_t off, uintptr_t e, uint64_t *span_off, bool *transient) const;
     Run *new_run(uint32_t cls);
     void release_run(ClassState &cs, Run *r);
     void list_push(ClassState &cs, Run *r);
@@ -189,6 +208,10 @@ private:
     void map_set(uint64_t off, uint64_t pages, uintptr_t v);
 
     Region &region_;
+    // Copies of the region's mapping address and reservation (fixed once the
+    // region is open), so the free path does not load them through region_.
+    const uintptr_t base_addr_;
+    const uint64_t span_bytes_;  // reserved bytes past kHeapStart
     PageAllocator pages_;
     uint64_t id_;
     uint64_t freed_key_;
@@ -207,6 +230,28 @@ private:
     std::unordered_map<uint64_t *, uint64_t> pending_clears_;
     std::vector<uint64_t> pending_block_frees_;
 };
+
+inline int Heap::classify(const void *p, uint64_t *span_off, bool check_live, bool *transient) const {
+    // Outside the reservation the page index is out of range: read the map
+    // only for pointers inside it (classify_other re-checks and says no).
+    const uint64_t off = reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(region_.base());
+    const uintptr_t e = region_.in_reservation(p) ? __atomic_load_n(&map_[off >> kPageShift], __ATOMIC_ACQUIRE) : 0;
+    if (__builtin_expect(e == 0 || (e & 1) != 0, 0)) return classify_other(p, off, e, span_off, transient);
+    const Run *r = reinterpret_cast<const Run *>(e);
+    if (off < r->data_off) return kNotOurs;
+    const uint64_t d = off - r->data_off;
+    const uint64_t idx = (d * r->div_magic) >> 40;
+    if (idx >= r->slots || idx * r->slot_size != d) return kNotOurs;
+    if (idx >= r->high_water.load(std::memory_order_acquire)) return kNotOurs;  // never handed out
+    if (check_live && !((__atomic_load_n(r->hdr->alloc_word(idx >> 6), __ATOMIC_RELAXED) >> (idx & 63)) & 1)) {
+        return kNotOurs;
+    }
+    if (transient != nullptr) {
+        *transient = check_live ? ((__atomic_load_n(r->hdr->transient_word(idx >> 6), __ATOMIC_RELAXED) >> (idx & 63)) & 1)
+                                : r->transient.load(std::memory_order_relaxed) != 0;
+    }
+    return static_cast<int>(r->cls);
+}
 
 }  // namespace fmrt
 

@@ -68,6 +68,7 @@ protected:
 
 private:
     void *alloc_small_uncached(uint32_t cls);
+    int free_slow(void *p);  // free() for all but its common case
     // Repair: frees an allocation the file holds allocated (its run bit is
     // set, or it is a large span), straight into the heap, whatever its
     // freed-key word says; false when p is neither.  The caller has flushed
@@ -104,38 +105,22 @@ inline void *Runtime::malloc(size_t size) {
 }
 
 inline int Runtime::free(void *p) {
-    uint64_t span = 0;
-    // No bitmap read here: a slot that is not allocated carries the heap's
-    // freed key (heap.h), which catches double and wild frees.
-    bool maybe_transient = false;
-    const int cls = heap_->classify(p, &span, false, &maybe_transient);
-    if (__builtin_expect(cls >= 0 && cls < static_cast<int>(kNumClasses), 1)) {
-        // classify() proved p is a slot of a mapped run, so reading it is safe.
-        if (__builtin_expect(carries_key(p, heap_->freed_key()), 0)) {
-            return fail(FMRT_EINVAL, "%p is not allocated (double free?)", p);
+    // The common case inline: a slot of a run, not carrying the freed key,
+    // in a run without transient slots, with a thread cache to take it.
+    // Everything else (and every error) goes through free_slow.
+    bool run_transient = true;
+    const int cls = heap_->small_slot_class(p, &run_transient);
+    if (__builtin_expect(cls >= 0 && !run_transient, 1)) {
+        // small_slot_class() proved p is a slot of a mapped run: reading it is safe.
+        if (__builtin_expect(!carries_key(p, heap_->freed_key()), 1)) {
+            ThreadCache *tc = thread_cache(*heap_);
+            if (__builtin_expect(tc != nullptr, 1)) {
+                tc->free(static_cast<uint32_t>(cls), p);
+                return FMRT_OK;
+            }
         }
-        // A cached slot must not carry the transient flag to its next owner
-        // (looked at only in runs that have transient slots at all).
-        if (__builtin_expect(maybe_transient, 0)) {
-            bool t = false;
-            heap_->classify(p, &span, true, &t);
-            if (t) heap_->set_transient(p, cls, span, false);
-        }
-        ThreadCache *tc = thread_cache(*heap_);
-        if (__builtin_expect(tc != nullptr, 1)) {
-            tc->free(static_cast<uint32_t>(cls), p);
-        } else {
-            mark_freed(p, heap_->freed_key());
-            const uint64_t off = region_->offset(p);
-            heap_->return_slots(static_cast<uint32_t>(cls), &off, 1, nullptr);
-        }
-        return FMRT_OK;
     }
-    if (cls == kLargeClass) {
-        heap_->free_large(span);
-        return FMRT_OK;
-    }
-    return fail(FMRT_EINVAL, "%p is not the start of a live allocation of this runtime", p);
+    return free_slow(p);
 }
 
 }  // namespace fmrt

@@ -93,14 +93,17 @@ ThreadCache::ThreadCache(Heap *h, uint8_t *base) : heap(h), heap_id(h->id()), ba
 
 void *ThreadCache::refill(uint32_t cls) {
     Bin &b = bins_[cls];
-    if (heap->take_slots(cls, std::max<uint32_t>(1, b.cap / 2), b.stack, b.count) == 0) return nullptr;
+    const uint32_t got = heap->take_slots(cls, std::max<uint32_t>(1, b.cap / 2), b.stack, b.count);
+    b.n = __atomic_load_n(b.count, __ATOMIC_RELAXED);
+    if (got == 0) return nullptr;
     return alloc(cls);
 }
 
-void ThreadCache::spill(uint32_t cls, uint32_t n) {
+uint32_t ThreadCache::spill(uint32_t cls, uint32_t n) {
     Bin &b = bins_[cls];
-    const uint32_t have = __atomic_load_n(b.count, __ATOMIC_RELAXED);
-    heap->return_slots(cls, b.stack + (have - n), n, b.count);
+    heap->return_slots(cls, b.stack + (b.n - n), n, b.count);
+    b.n = __atomic_load_n(b.count, __ATOMIC_RELAXED);
+    return b.n;
 }
 
 void ThreadCache::flush() {
@@ -109,6 +112,7 @@ void ThreadCache::flush() {
         Bin &b = bins_[c];
         const uint32_t n = __atomic_load_n(b.count, __ATOMIC_RELAXED);
         if (n != 0) heap->return_slots(c, b.stack, n, b.count);
+        b.n = __atomic_load_n(b.count, __ATOMIC_RELAXED);
     }
     heap->free_cache_block(block_off_);
     block_off_ = 0;

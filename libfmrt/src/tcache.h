@@ -32,10 +32,11 @@ public:
 
     void *alloc(uint32_t cls) {
         Bin &b = bins_[cls];
-        uint32_t n = __atomic_load_n(b.count, __ATOMIC_RELAXED);
+        uint32_t n = b.n;
         if (__builtin_expect(n != 0, 1)) {
             --n;
             void *p = base_ + b.stack[n];
+            b.n = n;
             __atomic_store_n(b.count, n, __ATOMIC_RELEASE);
             mark_handed_out(p);
             return p;
@@ -45,13 +46,11 @@ public:
 
     void free(uint32_t cls, void *p) {
         Bin &b = bins_[cls];
-        uint32_t n = __atomic_load_n(b.count, __ATOMIC_RELAXED);
-        if (__builtin_expect(n >= b.cap, 0)) {
-            spill(cls, b.cap / 2);
-            n = __atomic_load_n(b.count, __ATOMIC_RELAXED);
-        }
+        uint32_t n = b.n;
+        if (__builtin_expect(n >= b.cap, 0)) n = spill(cls, b.cap / 2);
         // Entry first, then the count: a kill in between only leaks p.
         b.stack[n] = static_cast<uint64_t>(static_cast<uint8_t *>(p) - base_);
+        b.n = n + 1;
         __atomic_store_n(b.count, n + 1, __ATOMIC_RELEASE);
         mark_freed(p, key_);
     }
@@ -69,12 +68,14 @@ public:
 
 private:
     struct Bin {
-        uint32_t *count = nullptr;  // in the file
         uint64_t *stack = nullptr;  // in the file
+        uint32_t *count = nullptr;  // in the file
+        uint32_t n = 0;             // the owner's copy of *count (no load through the pointer)
         uint32_t cap = 0;
     };
     void *refill(uint32_t cls);
-    void spill(uint32_t cls, uint32_t n);
+    // Gives n slots back to the heap; returns the new count.
+    uint32_t spill(uint32_t cls, uint32_t n);
 
     uint8_t *const base_;
     const uint64_t key_;
