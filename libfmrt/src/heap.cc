@@ -219,7 +219,7 @@ Run *Heap::new_run(uint32_t cls) {
     auto init = [&](uint64_t o, bool z) {
         if (!z) std::memset(static_cast<uint8_t *>(region_.ptr(o)) + 8, 0, l.data_offset - 8);
     };
-    if (pages_.alloc(l.pages, 0, 0, SpanHeader{SpanKind::kRun, static_cast<uint8_t>(cls), 0, 0}, init, &off,
+    if (alloc_pages(l.pages, 0, 0, SpanHeader{SpanKind::kRun, static_cast<uint8_t>(cls), 0, 0}, init, &off,
                      &zeroed) != FMRT_OK) {
         return nullptr;
     }
@@ -228,15 +228,54 @@ Run *Heap::new_run(uint32_t cls) {
     if (zeroed) os::prefault(region_.ptr(off), uint64_t{l.pages} * kPageSize);
     Run *r = adopt_run(off, cls);
     map_set(off, l.pages, reinterpret_cast<uintptr_t>(r));
-    classes_[cls].runs++;
     return r;
 }
 
-void Heap::release_run(ClassState &cs, Run *r) {
+int Heap::alloc_pages(uint64_t pages, uint64_t align, uint64_t skew, SpanHeader h, const PageAllocator::InitFn &init,
+                      uint64_t *out_off, bool *out_zeroed) {
+    int rc = pages_.alloc(pages, align, skew, h, init, out_off, out_zeroed, false);
+    if (rc != kWouldGrow) return rc;
+    // Empty runs are kept for their class until the space is wanted: give
+    // them all back (they may join into a fitting span) before growing.
+    if (release_empty_runs() != 0) {
+        rc = pages_.alloc(pages, align, skew, h, init, out_off, out_zeroed, false);
+        if (rc != kWouldGrow) return rc;
+    }
+    return pages_.alloc(pages, align, skew, h, init, out_off, out_zeroed, true);
+}
+
+uint64_t Heap::release_empty_runs() {
+    uint64_t released = 0;
+    std::vector<Run *> empty;
+    for (uint32_t c = 0; c < kNumClasses; ++c) {
+        ClassState &cs = classes_[c];
+        {
+            std::lock_guard<SpinLock> lock(cs.mu);
+            if (cs.empty_runs == 0) continue;
+            for (Run *r = cs.partial; r != nullptr;) {
+                Run *next = r->next;
+                if (r->used == 0) {
+                    unlist_run(cs, r);
+                    empty.push_back(r);
+                }
+                r = next;
+            }
+        }
+        for (Run *r : empty) dispose_run(r);
+        released += empty.size();
+        empty.clear();
+    }
+    return released;
+}
+
+void Heap::unlist_run(ClassState &cs, Run *r) {
     list_remove(cs, r);
     cs.empty_runs--;
     cs.runs--;
     map_set(r->off, run_layout(r->cls).pages, 0);
+}
+
+void Heap::dispose_run(Run *r) {
     pages_.free(r->off);
     std::lock_guard<std::mutex> lock(runs_mu_);
     r->active = false;
@@ -244,8 +283,18 @@ void Heap::release_run(ClassState &cs, Run *r) {
 }
 
 uint32_t Heap::take_slots(uint32_t cls, uint32_t want, uint64_t *stack, uint32_t *count) {
+    const uint32_t base = __atomic_load_n(count, __ATOMIC_RELAXED);
+    const uint32_t got = take_slots_locked(cls, want, stack, count);
+    // Outside the class lock (these slots are the caller's now): each
+    // carries the freed key until handed out, a store to a line of the
+    // slot that is often not in the cache.
+    for (uint32_t i = 0; i < got; ++i) mark_freed(region_.ptr(stack[base + i]), freed_key_);
+    return got;
+}
+
+uint32_t Heap::take_slots_locked(uint32_t cls, uint32_t want, uint64_t *stack, uint32_t *count) {
     ClassState &cs = classes_[cls];
-    std::lock_guard<SpinLock> lock(cs.mu);
+    std::unique_lock<SpinLock> lock(cs.mu);
     // Crash order: the slots are listed in the stack and the count published
     // before their allocated bits are stored (a listed slot whose bit is
     // still clear is harmless at the next open).
@@ -256,13 +305,32 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, uint64_t *stack, uint32_t
     uint32_t npending = 0;
     const uint32_t base = __atomic_load_n(count, __ATOMIC_RELAXED);
     want = std::min(want, kMaxTake);
-    uint32_t got = 0;
+    uint32_t got = 0, published = 0;
+    // Count first, then the bits; done before the lock is let go, so no
+    // other thread can see a chosen slot as free.
+    auto publish = [&] {
+        cs.used += got - published;
+        published = got;
+        __atomic_store_n(count, base + got, __ATOMIC_RELEASE);
+        for (uint32_t i = 0; i < npending; ++i) {
+            __atomic_store_n(pending[i].word, pending[i].bits, __ATOMIC_RELEASE);
+        }
+        npending = 0;
+    };
     while (got < want) {
         Run *r = cs.partial;
         if (r == nullptr) {
-            if ((r = new_run(cls)) == nullptr) break;
-            list_push(cs, r);
+            // A new run takes the page allocator's lock and may fault pages
+            // in: not while holding the class lock other threads wait on.
+            publish();
+            lock.unlock();
+            Run *fresh = new_run(cls);
+            lock.lock();
+            if (fresh == nullptr) break;
+            cs.runs++;
+            list_push(cs, fresh);
             cs.empty_runs++;
+            continue;
         }
         if (r->used == 0) cs.empty_runs--;
         const uint32_t words = (r->slots + 63) / 64;
@@ -278,7 +346,6 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, uint64_t *stack, uint32_t
                 bits |= uint64_t{1} << b;
                 const uint32_t slot = w * 64 + b;
                 const uint64_t off = r->data_off + uint64_t{slot} * r->slot_size;
-                mark_freed(region_.ptr(off), freed_key_);  // free until handed out
                 if (slot >= r->high_water.load(std::memory_order_relaxed)) {
                     r->high_water.store(slot + 1, std::memory_order_release);
                 }
@@ -294,11 +361,7 @@ uint32_t Heap::take_slots(uint32_t cls, uint32_t want, uint64_t *stack, uint32_t
         // clear bit left to find: either way not a run to take from.
         if (r->used == r->slots || w >= words) list_remove(cs, r);
     }
-    cs.used += got;
-    __atomic_store_n(count, base + got, __ATOMIC_RELEASE);
-    for (uint32_t i = 0; i < npending; ++i) {
-        __atomic_store_n(pending[i].word, pending[i].bits, __ATOMIC_RELEASE);
-    }
+    publish();
     return got;
 }
 
@@ -335,12 +398,9 @@ void Heap::return_slots(uint32_t cls, const uint64_t *offs, uint32_t n, uint32_t
         if (!r->listed) list_push(cs, r);
         uint32_t w = static_cast<uint32_t>(idx >> 6);
         if (w < r->scan) r->scan = w;
-        if (--r->used == 0) {
-            cs.empty_runs++;
-            // Keep one empty run per class for the next burst; give the
-            // rest back so other classes and large allocations can use it.
-            if (cs.empty_runs > 1) release_run(cs, r);
-        }
+        // An empty run stays with its class (a free/malloc cycle then never
+        // goes to the page allocator) until alloc_pages wants the space.
+        if (--r->used == 0) cs.empty_runs++;
     }
     cs.used -= returned;
     if (count != nullptr) {
@@ -352,7 +412,7 @@ uint64_t Heap::alloc_cache_block(uint64_t pages, const std::function<void(uint8_
     uint64_t off = 0;
     bool zeroed = false;
     auto fill = [&](uint64_t o, bool) { init(static_cast<uint8_t *>(region_.ptr(o))); };
-    if (pages_.alloc(pages, 0, 0, SpanHeader{SpanKind::kCache, 0, 0, 0}, fill, &off, &zeroed) != FMRT_OK) return 0;
+    if (alloc_pages(pages, 0, 0, SpanHeader{SpanKind::kCache, 0, 0, 0}, fill, &off, &zeroed) != FMRT_OK) return 0;
     return off;
 }
 
@@ -368,7 +428,7 @@ void *Heap::alloc_large(size_t size, size_t align, bool zero, bool transient) {
     bool zeroed = false;
     auto init = [&](uint64_t o, bool) { static_cast<LargeHeader *>(region_.ptr(o))->requested = size; };
     const uint8_t flags = transient ? kSpanTransient : 0;
-    if (pages_.alloc(data_pages + 1, align, kPageSize, SpanHeader{SpanKind::kLarge, 0, flags, 0}, init, &off,
+    if (alloc_pages(data_pages + 1, align, kPageSize, SpanHeader{SpanKind::kLarge, 0, flags, 0}, init, &off,
                      &zeroed) != FMRT_OK) {
         return nullptr;
     }

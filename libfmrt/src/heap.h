@@ -95,7 +95,7 @@ inline void mark_freed(void *p, uint64_t key) { static_cast<uint64_t *>(p)[1] = 
 inline void mark_handed_out(void *p) { static_cast<uint64_t *>(p)[1] = 0; }
 inline bool carries_key(const void *p, uint64_t key) { return static_cast<const uint64_t *>(p)[1] == key; }
 
-constexpr uint32_t kMaxTake = 128;  // slots one take_slots call moves at most
+constexpr uint32_t kMaxTake = 256;  // slots one take_slots call moves at most
 
 constexpr int kNotOurs = -1;
 constexpr int kLargeClass = 255;
@@ -200,8 +200,18 @@ public:
 private:
     // classify() for what is not a slot of a run: a large allocation or not ours.
     int classify_other(const void *p, uint64_t off, uintptr_t e, uint64_t *span_off, bool *transient) const;
+    uint32_t take_slots_locked(uint32_t cls, uint32_t want, uint64_t *stack, uint32_t *count);
     Run *new_run(uint32_t cls);
-    void release_run(ClassState &cs, Run *r);
+    // pages_.alloc, but before the file grows, every empty run is given
+    // back to the page allocator (release_empty_runs) and the request retried.
+    int alloc_pages(uint64_t pages, uint64_t align, uint64_t skew, SpanHeader h, const PageAllocator::InitFn &init,
+                    uint64_t *out_off, bool *out_zeroed);
+    // Returns how many runs it released.  Takes each class lock in turn.
+    uint64_t release_empty_runs();
+    // Releasing an empty run: unlist_run under the class lock, then
+    // dispose_run (page allocator) without it.
+    void unlist_run(ClassState &cs, Run *r);
+    void dispose_run(Run *r);
     void list_push(ClassState &cs, Run *r);
     void list_remove(ClassState &cs, Run *r);
     Run *adopt_run(uint64_t off, uint32_t cls);

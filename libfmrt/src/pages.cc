@@ -149,13 +149,14 @@ int PageAllocator::grow_locked(uint64_t pages) {
 }
 
 int PageAllocator::alloc(uint64_t pages, uint64_t align, uint64_t skew, SpanHeader h,
-                         const InitFn &init, uint64_t *out_off, bool *out_zeroed) {
+                         const InitFn &init, uint64_t *out_off, bool *out_zeroed, bool may_grow) {
     std::lock_guard<std::mutex> lock(mu_);
     uint64_t extra = align > kPageSize ? align / kPageSize - 1 : 0;
     uint64_t need = pages + extra;
     if (need > kMaxSpanPages) return fail(FMRT_ENOMEM, "allocation too large");
     auto fit = by_size_.lower_bound({need, 0});
     if (fit == by_size_.end()) {
+        if (!may_grow) return kWouldGrow;
         int rc = grow_locked(need);
         if (rc != FMRT_OK) return rc;
         fit = by_size_.lower_bound({need, 0});

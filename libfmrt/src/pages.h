@@ -22,6 +22,10 @@
 
 namespace fmrt {
 
+// PageAllocator::alloc's answer when only growing the file would do (positive:
+// never an FMRT_ status).
+constexpr int kWouldGrow = 1;
+
 class PageAllocator {
 public:
     // Called with a span's offset and whether its bytes (after the header
@@ -40,8 +44,10 @@ public:
 
     // A span of `pages` pages with header `h` (pages filled in) placed so
     // that (offset + skew) is a multiple of `align` (a power of two).
+    // With `may_grow` false, a request no free span fits returns
+    // kWouldGrow (no error recorded) instead of growing the file.
     int alloc(uint64_t pages, uint64_t align, uint64_t skew, SpanHeader h, const InitFn &init,
-              uint64_t *out_off, bool *out_zeroed);
+              uint64_t *out_off, bool *out_zeroed, bool may_grow = true);
 
     // Returns the allocated span at `off` to the free spans.
     void free(uint64_t off);

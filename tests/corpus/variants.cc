@@ -200,8 +200,16 @@ void add_superblock_cases(Corpus &c) {
           "heap_end not page aligned");
     c.add("heap-end-before-start", both([&](Superblock &s) { s.heap_end = fmrt::kHeapStart - kPageSize; }), "eformat",
           "damaged", "heap_end before heap_start");
-    c.add("heap-end-one-page-short", both([&](Superblock &s) { s.heap_end -= kPageSize; }), "eformat", "damaged",
-          "heap_end one page short: the last span runs past it");
+    {
+        // One page into the last span longer than a page (a one-page span at
+        // the very end would just drop out of the heap, leaving it valid).
+        uint64_t cut = 0;
+        for (auto it = base.spans.rbegin(); it != base.spans.rend() && cut == 0; ++it) {
+            if (it->h.pages > 1) cut = it->off + kPageSize;
+        }
+        c.add("heap-end-one-page-short", both([&](Superblock &s) { s.heap_end = cut; }), "eformat", "damaged",
+              "heap_end one page into the last span of more than a page: that span runs past it");
+    }
     c.add("heap-end-empty-heap", both([&](Superblock &s) { s.heap_end = fmrt::kHeapStart; }), "eformat", "damaged",
           "heap_end == heap_start: the catalog table is outside the heap");
     c.add("heap-empty-no-catalog", both([&](Superblock &s) {

@@ -1,6 +1,7 @@
 // Unit tests of heap.{h,cc}: slots of runs (take/return), large spans with
 // alignment, classify() of every kind of address, counts(), release of
-// empty runs, and load() of a heap written by an earlier Heap.
+// empty runs kept until the page allocator wants them, and load() of a
+// heap written by an earlier Heap.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -312,22 +313,35 @@ TEST_F(HeapTest, ResizeLargeAtTheEndGrowsTheHeap) {
     expect_counts_cover_the_heap();
 }
 
-TEST_F(HeapTest, EmptyRunsAreReleasedExceptOnePerClass) {
+TEST_F(HeapTest, EmptyRunsStayWithTheirClassUntilThePageAllocatorWantsTheSpace) {
     open();
     const fmrt::RunLayout &l = fmrt::run_layout(36);
+    const uint64_t run_bytes = uint64_t{l.pages} * kPageSize;
     std::vector<void *> s = take(36, 3 * l.slots);
-    EXPECT_EQ(heap_->counts(nullptr).run_bytes, 3 * uint64_t{l.pages} * kPageSize);
+    EXPECT_EQ(heap_->counts(nullptr).run_bytes, 3 * run_bytes);
     const uint64_t free_before = heap_->counts(nullptr).free_span_bytes;
+    const uint64_t end_before = region_->heap_end();
     give_back(36, s);
     fmrt::HeapCounts c = heap_->counts(nullptr);
     EXPECT_EQ(c.live_small, 0u);
-    EXPECT_EQ(c.run_bytes, uint64_t{l.pages} * kPageSize) << "one empty run kept";
-    EXPECT_EQ(c.free_span_bytes, free_before + 2 * uint64_t{l.pages} * kPageSize);
+    EXPECT_EQ(c.run_bytes, 3 * run_bytes) << "empty runs kept";
+    EXPECT_EQ(c.free_span_bytes, free_before);
     for (void *p : s) EXPECT_EQ(classify(p), kNotOurs);
     expect_counts_cover_the_heap();
-    // The kept run serves the next request without a new run.
-    std::vector<void *> t = take(36, l.slots);
-    EXPECT_EQ(heap_->counts(nullptr).run_bytes, uint64_t{l.pages} * kPageSize);
+    // The kept runs serve the next requests without new runs.
+    std::vector<void *> t = take(36, 2 * l.slots);
+    EXPECT_EQ(heap_->counts(nullptr).run_bytes, 3 * run_bytes);
+    give_back(36, t);
+    // A request that fits only in the free space plus the runs' pages: the
+    // runs go back to the page allocator (joining the free tail) instead of
+    // the file growing.
+    const uint64_t data = free_before + 2 * run_bytes - kPageSize;
+    void *big = heap_->alloc_large(data, 0, false);
+    ASSERT_NE(big, nullptr) << fmrt::error_message();
+    c = heap_->counts(nullptr);
+    EXPECT_EQ(c.run_bytes, 0u);
+    EXPECT_EQ(region_->heap_end(), end_before) << "the file did not grow";
+    expect_counts_cover_the_heap();
 }
 
 TEST_F(HeapTest, TakeSlotsStopsWhenTheHeapCannotGrow) {

@@ -115,9 +115,9 @@ TEST_F(TCache, FreeingPastTheBinCapacitySpillsHalfToTheHeap) {
     std::vector<void *> v = fmrt_unit::take_n(*heap_, *region_, 0, 1000);
     ASSERT_EQ(v.size(), 1000u);
     for (void *p : v) tc->free(0, p);
-    // Class 0 bins hold 128 slots: every spill halves the bin.
-    EXPECT_LE(cached_slots(), 128u);
-    EXPECT_GE(cached_slots(), 64u);
+    // Class 0 bins hold kMaxTake slots: every spill halves the bin.
+    EXPECT_LE(cached_slots(), fmrt::kMaxTake);
+    EXPECT_GE(cached_slots(), fmrt::kMaxTake / 2);
     EXPECT_EQ(heap_->counts(nullptr).live_small, cached_slots());
     tc->flush();
     EXPECT_EQ(cached_slots(), 0u);
