@@ -2,9 +2,10 @@
 // FMRT_MODE_PERSISTENT with FMRT_OPEN_CREATE and the default 1 MiB initial
 // size, growing on demand) in a fresh file per workload run; fmrt_malloc,
 // fmrt_free, fmrt_realloc.  Open and close are not timed; the file is
-// removed after close.  For profiling under valgrind, which cannot reserve
-// the default 256 GiB of address space, FMRT_BENCH_MAX_SIZE=<bytes> in the
-// environment sets fmrt_options.max_size (the driver never sets it).
+// removed after close.  FMRT_BENCH_MAX_SIZE=<bytes> in the environment sets
+// fmrt_options.max_size (the driver never sets it; without it, a process
+// that cannot reserve the default 256 GiB, such as one under valgrind,
+// gets a smaller reservation).
 //
 // SPDX-License-Identifier: GPL-2.0-or-later
 #ifndef FMRT_BENCH_ADAPTER_FMRT_H

@@ -114,7 +114,14 @@ typedef struct fmrt_options {
     uint64_t max_size;     /* address space reserved, bytes: the heap never
                               grows past it; 0: the value stored in the file,
                               or 256 GiB for a new file.  Never less than the
-                              file's current size. */
+                              file's current size.  With 0, a process that
+                              cannot reserve that much (ulimit -v, valgrind)
+                              reserves half, then half again, down to 1 GiB,
+                              and the heap grows only that far while this
+                              handle is open (fmrt_stats.reserved_bytes says
+                              how far); the file keeps its stored value.  An
+                              explicit max_size is reserved whole or the open
+                              fails with FMRT_ENOMEM. */
 } fmrt_options;
 
 #define FMRT_OPTIONS_INIT \

@@ -196,6 +196,16 @@ int sync_directory(const std::string &dir) {
     return rc;
 }
 
+namespace {
+thread_local bool t_address_space_short = false;
+void note_map_errno(int err) {
+    if (err == ENOMEM || err == EINVAL) t_address_space_short = true;
+}
+}  // namespace
+
+bool address_space_short() { return t_address_space_short; }
+void clear_address_space_short() { t_address_space_short = false; }
+
 int map_file(void **out, int fd, uint64_t len, bool writable, uint64_t align) {
     *out = nullptr;
     if (inject_fault()) return fail(FMRT_ENOMEM, "mmap: injected fault");
@@ -204,8 +214,10 @@ int map_file(void **out, int fd, uint64_t len, bool writable, uint64_t align) {
     const uint64_t span = len + align;
     void *r = ::mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED) {
+        const int err = errno;
+        note_map_errno(err);
         return fail(FMRT_ENOMEM, "reserve %llu bytes of address space: %s",
-                    static_cast<unsigned long long>(span), std::strerror(errno));
+                    static_cast<unsigned long long>(span), std::strerror(err));
     }
     const uintptr_t start = reinterpret_cast<uintptr_t>(r);
     const uintptr_t aligned = (start + align - 1) & ~(static_cast<uintptr_t>(align) - 1);
@@ -214,6 +226,7 @@ int map_file(void **out, int fd, uint64_t len, bool writable, uint64_t align) {
     if (p == MAP_FAILED) {
         int err = errno;
         ::munmap(r, span);
+        note_map_errno(err);
         return fail(FMRT_ENOMEM, "mmap of %llu bytes: %s", static_cast<unsigned long long>(len), std::strerror(err));
     }
     if (aligned > start) ::munmap(r, aligned - start);
@@ -229,8 +242,10 @@ int map_anonymous(void **out, uint64_t len) {
     void *p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
-        return fail(FMRT_ENOMEM, "mmap (anonymous) of %llu bytes: %s",
-                    static_cast<unsigned long long>(len), std::strerror(errno));
+        const int err = errno;
+        note_map_errno(err);
+        return fail(FMRT_ENOMEM, "mmap (anonymous) of %llu bytes: %s", static_cast<unsigned long long>(len),
+                    std::strerror(err));
     }
     *out = p;
     return FMRT_OK;

@@ -59,6 +59,12 @@ int sync_directory(const std::string &dir);
 // addresses aligned to it.  len may exceed the file size: the address
 // range stays reserved for growth.
 int map_file(void **out, int fd, uint64_t len, bool writable, uint64_t align = 4096);
+// True when, since the last clear_address_space_short() on this thread,
+// map_file or map_anonymous failed because the kernel would not give that
+// much address space (ENOMEM, or EINVAL for a length it refuses: ulimit -v,
+// valgrind).  Injected faults never set it.
+bool address_space_short();
+void clear_address_space_short();
 // Reserves `len` bytes of zero-filled anonymous memory, paid for only when
 // touched.
 int map_anonymous(void **out, uint64_t len);

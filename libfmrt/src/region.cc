@@ -24,6 +24,7 @@ int Region::open(std::unique_ptr<Region> *out, const RegionParams &p) {
     std::unique_ptr<Region> r(new Region());
     r->readonly_ = p.readonly;
     r->scratch_ = p.scratch;
+    r->reserve_cap_ = p.reserve_cap;
     int rc = p.scratch ? r->create_new(p) : r->open_existing_file(p);
     if (rc == FMRT_ENOTFOUND && !p.scratch && p.create) {
         rc = r->create_new(p);
@@ -122,6 +123,7 @@ int Region::load_superblock() {
 
 int Region::map(uint64_t max_size) {
     if (max_size == 0) max_size = kDefaultMaxSize;
+    if (reserve_cap_ != 0 && max_size > reserve_cap_) max_size = reserve_cap_;
     max_size_ = std::max(round_up(max_size, kPageSize), heap_end());
     reserved_ = round_up(max_size_, uint64_t{1} << 21);
     void *p = nullptr;

@@ -28,6 +28,9 @@ struct RegionParams {
     uint64_t max_size = 0;      // 0: stored value or default
     // Verify and repair: accept a truncated file and map only what exists.
     bool tolerant = false;
+    // Reserve at most this much address space (0: no cap), whatever max_size
+    // says; the heap then grows only that far while this handle is open.
+    uint64_t reserve_cap = 0;
 };
 
 constexpr uint64_t kDefaultInitialSize = uint64_t{1} << 20;
@@ -117,6 +120,7 @@ private:
     uint8_t *base_ = nullptr;
     uint64_t reserved_ = 0;
     uint64_t max_size_ = 0;
+    uint64_t reserve_cap_ = 0;  // RegionParams::reserve_cap
     // Written under the page allocator's lock, read anywhere.
     std::atomic<uint64_t> file_size_{0};
     std::atomic<uint64_t> heap_end_{0};

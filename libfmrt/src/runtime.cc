@@ -63,6 +63,26 @@ int Runtime::open(fmrt_runtime **out, const char *path, const fmrt_options *opts
 
 int Runtime::open_impl(fmrt_runtime **out, const char *path, const fmrt_options *opts, bool repair,
                        uint64_t *repairs, bool rebuild_catalog) {
+    // With max_size left to the file or the default, a process that cannot
+    // reserve that much address space (ulimit -v, valgrind) still opens the
+    // heap: with half the reservation, then half again, down to 1 GiB.  An
+    // explicit max_size is reserved as asked or not at all.
+    const bool explicit_max = opts != nullptr && opts->version >= 1 && opts->max_size != 0;
+    constexpr uint64_t kMinReserve = uint64_t{1} << 30;
+    const uint64_t repairs_before = repairs != nullptr ? *repairs : 0;
+    uint64_t cap = 0;
+    for (;;) {
+        os::clear_address_space_short();
+        const int rc = open_once(out, path, opts, repair, repairs, rebuild_catalog, cap);
+        if (rc != FMRT_ENOMEM || explicit_max || !os::address_space_short()) return rc;
+        cap = cap == 0 ? kDefaultMaxSize / 2 : cap / 2;
+        if (cap < kMinReserve) return rc;
+        if (repairs != nullptr) *repairs = repairs_before;
+    }
+}
+
+int Runtime::open_once(fmrt_runtime **out, const char *path, const fmrt_options *opts, bool repair,
+                       uint64_t *repairs, bool rebuild_catalog, uint64_t reserve_cap) {
     if (out == nullptr) return fail(FMRT_EINVAL, "fmrt_runtime_open: out is NULL");
     *out = nullptr;
     fmrt_options o = FMRT_OPTIONS_INIT;
@@ -97,6 +117,7 @@ int Runtime::open_impl(fmrt_runtime **out, const char *path, const fmrt_options 
     p.readonly = readonly;
     p.initial_size = o.initial_size;
     p.max_size = o.max_size;
+    p.reserve_cap = reserve_cap;
 
     std::unique_ptr<fmrt_runtime> rt(new fmrt_runtime());
     int rc = Region::open(&rt->region_, p);

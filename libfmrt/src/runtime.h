@@ -78,6 +78,8 @@ private:
     // found in the heap instead of refusing the file.
     static int open_impl(fmrt_runtime **out, const char *path, const fmrt_options *opts, bool repair,
                          uint64_t *repairs, bool rebuild_catalog = false);
+    static int open_once(fmrt_runtime **out, const char *path, const fmrt_options *opts, bool repair,
+                         uint64_t *repairs, bool rebuild_catalog, uint64_t reserve_cap);
     int final_close();
 
     uint32_t magic_ = kLiveMagic;

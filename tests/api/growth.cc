@@ -3,6 +3,8 @@
 // heap keeps working); and one 4 GiB allocation on a sparse file.
 #include "test_util.h"
 
+#include <sys/resource.h>
+
 using namespace fmrt_test;
 
 namespace {
@@ -52,6 +54,55 @@ TEST_F(Growth, MaxSizeZeroMeans256GiBForANewFileAndTheStoredValueLater) {
     ASSERT_FMRT_OK(fmrt_runtime_close(rt));
     ASSERT_FMRT_OK(fmrt_runtime_open(&rt, other.c_str(), &o));
     EXPECT_EQ(stats_of(rt).reserved_bytes, 2 * GiB);
+    ASSERT_FMRT_OK(fmrt_runtime_close(rt));
+}
+
+// A process limited to 16 GiB of address space (ulimit -v) cannot reserve
+// the default 256 GiB: the open reserves a power-of-two fraction instead,
+// the heap works within it, and an unlimited process later gets the whole
+// default back.  An explicit max_size the limit cannot hold is refused.
+TEST_F(Growth, AnAddressSpaceLimitShrinksTheDefaultReservationButNotAnExplicitOne) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "AddressSanitizer needs more address space than the limit leaves";
+#endif
+    if (on_valgrind()) GTEST_SKIP() << "valgrind has its own address-space limits";
+    const std::string path = heap(), other = dir_.file("explicit");
+    ChildStatus st = run_in_child([&] {
+        struct rlimit lim = {16 * GiB, 16 * GiB};
+        if (setrlimit(RLIMIT_AS, &lim) != 0) return child_fail(20, "setrlimit");
+        fmrt_runtime *rt = nullptr;
+        fmrt_options o = make_options(0, 0);
+        if (fmrt_runtime_open(&rt, path.c_str(), &o) != FMRT_OK) return child_fail(21, fmrt_error_message());
+        const uint64_t reserved = stats_of(rt).reserved_bytes;
+        if (reserved > 16 * GiB || reserved < GiB) return child_fail(22, "reserved " + std::to_string(reserved));
+        // Growth up to the reduced reservation works...
+        void *p = fmrt_malloc(rt, 64 * MiB);
+        if (p == nullptr) return child_fail(23, fmrt_error_message());
+        fill_pattern(p, 64 * MiB, 7);
+        // ...and past it is FMRT_ENOMEM, not a crash.
+        if (fmrt_malloc(rt, reserved) != nullptr || fmrt_last_status() != FMRT_ENOMEM) {
+            return child_fail(24, "allocation past the reservation");
+        }
+        if (fmrt_catalog_put(rt, "block", p, 64 * MiB, 1, nullptr, 0, 0) != FMRT_OK) {
+            return child_fail(25, fmrt_error_message());
+        }
+        if (fmrt_runtime_close(rt) != FMRT_OK) return child_fail(26, fmrt_error_message());
+        // An explicit max_size is reserved as asked or refused.
+        fmrt_options big = make_options(0, 64 * GiB);
+        if (fmrt_runtime_open(&rt, other.c_str(), &big) != FMRT_ENOMEM) return child_fail(27, "explicit 64 GiB opened");
+        return 0;
+    });
+    ASSERT_TRUE(ExitedWith(st, 0));
+    EXPECT_FALSE(std::filesystem::exists(other)) << "the refused create left a file";
+
+    // Unlimited: the stored default, and the block.
+    fmrt_runtime *rt = nullptr;
+    fmrt_options o = make_options(0, 0);
+    ASSERT_FMRT_OK(fmrt_runtime_open(&rt, path.c_str(), &o));
+    EXPECT_EQ(stats_of(rt).reserved_bytes, 256 * GiB);
+    fmrt_entry e = FMRT_ENTRY_INIT;
+    ASSERT_FMRT_OK(fmrt_catalog_get(&e, rt, "block"));
+    EXPECT_TRUE(HasPattern(fmrt_offset_to_ptr(rt, e.offset), 64 * MiB, 7));
     ASSERT_FMRT_OK(fmrt_runtime_close(rt));
 }
 
