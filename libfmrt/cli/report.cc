@@ -49,6 +49,13 @@ void print_report_counts(const fmrt_report &rep) {
         {"damaged records", std::to_string(rep.damaged_records)},
         {"unreachable allocations", count_bytes(rep.unreachable_allocations, rep.unreachable_bytes)},
     });
+    // One copy failing its check is no problem (the other is in use), but
+    // the user should know that the file has lost its spare.
+    if (rep.superblock_damaged == 1 || rep.superblock_damaged == 2) {
+        const int bad = rep.superblock_damaged == 1 ? 0 : 1;
+        std::printf("superblock copy %d (offset %d) fails its check; copy %d is in use (fmrt repair rewrites it)\n",
+                    bad, bad * 4096, 1 - bad);
+    }
 }
 
 void print_report_problems(const char *label, const fmrt_report &rep) {
@@ -94,6 +101,7 @@ Json report_json(const fmrt_report &rep) {
         {"problem_count", rep.problems},
         {"problems", problems},
         {"repairs", rep.repairs},
+        {"superblock_damaged", {(rep.superblock_damaged & 1) != 0, (rep.superblock_damaged & 2) != 0}},
     };
 }
 

@@ -380,7 +380,7 @@ FMRT_API int fmrt_catalog_count(uint64_t *out, fmrt_runtime *rt);
  * Verification and repair.
  * ------------------------------------------------------------------------ */
 
-#define FMRT_REPORT_VERSION 1
+#define FMRT_REPORT_VERSION 2
 #define FMRT_REPORT_PROBLEMS 16
 
 /* One problem found: where and what. */
@@ -414,10 +414,18 @@ typedef struct fmrt_report {
                                     would be made) */
     int clean;                   /* 1 when the file was closed cleanly */
     fmrt_problem first[FMRT_REPORT_PROBLEMS]; /* the first problems */
+    /* Version 2. */
+    unsigned int superblock_damaged; /* bit i set: superblock copy i (at
+                                        offset i * 4096) fails its check.
+                                        One bit: the other copy is in use,
+                                        and repair rewrites this one (a
+                                        repair, not a problem: a power cut
+                                        while it was written leaves this).
+                                        Both bits: a problem. */
 } fmrt_report;
 
 #define FMRT_REPORT_INIT \
-    { FMRT_REPORT_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {{0, 0, {0}}} }
+    { FMRT_REPORT_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {{0, 0, {0}}}, 0 }
 
 /* Checks every invariant of an open runtime: span headers and the walk,
  * the free index against the walk, run bitmaps against their counts, every

@@ -1,6 +1,7 @@
 // The C boundary: every extern "C" function of fmrt.h lives here.  Each one
 // checks its handle, calls into the runtime and turns any C++ exception into
 // a status code, so no exception ever crosses into C.
+#include <cstddef>
 #include <cstring>
 #include <new>
 #include <string_view>
@@ -46,7 +47,7 @@ void *guarded_ptr(const char *what, F &&body) noexcept {
 // an older header gets exactly the prefix its version knew, never more.
 // Index: version; add the new size when a version is added.
 constexpr size_t kStatsBytes[] = {0, sizeof(fmrt_stats)};
-constexpr size_t kReportBytes[] = {0, sizeof(fmrt_report)};
+constexpr size_t kReportBytes[] = {0, offsetof(fmrt_report, superblock_damaged), sizeof(fmrt_report)};
 constexpr size_t kEntryBytes[] = {0, sizeof(fmrt_entry)};
 static_assert(sizeof(kStatsBytes) / sizeof(size_t) == FMRT_STATS_VERSION + 1, "one size per stats version");
 static_assert(sizeof(kReportBytes) / sizeof(size_t) == FMRT_REPORT_VERSION + 1, "one size per report version");

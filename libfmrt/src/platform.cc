@@ -149,6 +149,21 @@ int file_size(int fd, uint64_t *out) {
     return FMRT_OK;
 }
 
+int write_at(int fd, const void *buf, size_t len, uint64_t off) {
+    const auto *p = static_cast<const char *>(buf);
+    while (len > 0) {
+        ssize_t n = ::pwrite(fd, p, len, static_cast<off_t>(off));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return fail_errno(FMRT_EIO, errno, "pwrite");
+        }
+        p += n;
+        len -= static_cast<size_t>(n);
+        off += static_cast<uint64_t>(n);
+    }
+    return FMRT_OK;
+}
+
 int read_at(int fd, void *buf, size_t len, uint64_t off) {
     auto *p = static_cast<char *>(buf);
     while (len > 0) {

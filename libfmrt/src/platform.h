@@ -45,6 +45,9 @@ std::string parent_directory(const std::string &path);
 int lock_file(int fd, bool exclusive);
 
 int file_size(int fd, uint64_t *out);
+// Writes all of buf at `off` (pwrite; one system call for a short buffer,
+// so a killed process never leaves it half written).
+int write_at(int fd, const void *buf, size_t len, uint64_t off);
 int read_at(int fd, void *buf, size_t len, uint64_t off);
 
 // Reserves disk blocks for [off, off+len) so later stores through the

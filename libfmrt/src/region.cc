@@ -82,6 +82,13 @@ int Region::load_superblock() {
     for (int i = 0; i < 2; ++i) {
         if (verdict[i] == FMRT_OK && (best < 0 || copies[i].generation > copies[best].generation)) best = i;
     }
+    if (best >= 0 && verdict[1 - best] != FMRT_OK) {
+        check_superblock(copies[1 - best]);
+        sb_damaged_ = 1 - best;
+        sb_damage_ = error_message();
+    }
+    // Writes go to the other copy until the next sync.
+    if (best >= 0) sb_active_ = 1 - best;
     if (best < 0 && tolerant_) {
         // Verify and repair: both copies torn (a power cut while each was
         // rewritten since the last sync).  A copy whose identity is intact
@@ -197,9 +204,14 @@ int Region::format(uint64_t initial_size, uint64_t max_size) {
     sb_.max_size = max_size;
     os::random_bytes(sb_.uuid, sizeof sb_.uuid);
     sb_.created_unix_ns = os::now_unix_ns();
-    // Both copies valid from the start (generations 1 and 2).
-    if ((rc = write_superblock(kSbDirty)) != FMRT_OK) return rc;
-    return write_superblock(kSbDirty);
+    // Both copies valid from the start (generation 1 in copy 1, 2 in copy
+    // 0); copy 1 takes the writes until the first sync.
+    std::lock_guard<std::mutex> lock(sb_mu_);
+    if ((rc = write_superblock_to(1, kSbDirty)) != FMRT_OK) return rc;
+    if ((rc = write_superblock_to(0, kSbDirty)) != FMRT_OK) return rc;
+    sb_active_ = 1;
+    sb_active_written_ = false;
+    return FMRT_OK;
 }
 
 int Region::write_superblock(uint64_t flags) {
@@ -208,14 +220,36 @@ int Region::write_superblock(uint64_t flags) {
 }
 
 int Region::write_superblock_locked(uint64_t flags) {
+    int rc = write_superblock_to(sb_active_, flags);
+    if (rc == FMRT_OK) sb_active_written_ = true;
+    return rc;
+}
+
+int Region::write_superblock_to(int slot, uint64_t flags) {
     Superblock next = sb_;
     next.generation = sb_.generation + 1;
     next.heap_end = heap_end();
     next.flags = flags;
     next.checksum = superblock_checksum(next);
-    std::memcpy(ptr((next.generation % 2) * kSuperblockSlotBytes), &next, sizeof next);
+    // One pwrite, not stores into the mapping: a killed process can then
+    // never leave the copy half written (the mapping sees the same page).
+    int rc = os::write_at(fd_, &next, sizeof next, static_cast<uint64_t>(slot) * kSuperblockSlotBytes);
+    if (rc != FMRT_OK) return rc;
     sb_ = next;
+    ++sb_writes_;
+    if (slot == sb_damaged_) sb_damaged_ = -1;
     return FMRT_OK;
+}
+
+int Region::rewrite_both_superblocks() {
+    if (readonly_) return fail(FMRT_EREADONLY, "the heap is read-only");
+    std::lock_guard<std::mutex> lock(sb_mu_);
+    int rc = write_superblock_to(sb_active_, sb_.flags);
+    if (rc == FMRT_OK) rc = write_superblock_to(1 - sb_active_, sb_.flags);
+    // The newest state is in the other copy now: the active one may take
+    // the next writes (a torn one falls back to it).
+    if (rc == FMRT_OK) sb_active_written_ = false;
+    return rc;
 }
 
 int Region::reserve_heap() {
@@ -255,9 +289,25 @@ int Region::set_heap_end(uint64_t end) {
 
 int Region::sync() {
     if (readonly_ || scratch_) return FMRT_OK;
+    uint64_t writes_before;
+    {
+        std::lock_guard<std::mutex> lock(sb_mu_);
+        writes_before = sb_writes_;
+    }
     int rc = os::flush_mapping(base_, file_size());
     if (rc != FMRT_OK) return rc;
-    return os::sync_file(fd_);
+    if ((rc = os::sync_file(fd_)) != FMRT_OK) return rc;
+    // The active copy is on disk now: it becomes the kept one.  The other
+    // copy gets the same state (so damage to either copy falls back to the
+    // last sync) and takes the writes until the next sync.  Not when a
+    // write came in meanwhile: that one may not be on disk yet.
+    std::lock_guard<std::mutex> lock(sb_mu_);
+    if (sb_writes_ == writes_before && sb_active_written_) {
+        sb_active_ = 1 - sb_active_;
+        rc = write_superblock_to(sb_active_, sb_.flags);
+        sb_active_written_ = rc == FMRT_OK;
+    }
+    return rc;
 }
 
 int Region::close_clean() {

@@ -59,6 +59,12 @@ public:
     // Tolerant opens only: both superblock copies failed their checks and
     // one with an intact identity was taken (repair rewrites both).
     bool salvaged() const { return salvaged_; }
+    // The superblock copy (0 or 1) that failed its check at open while the
+    // other one was used, or -1; what was wrong with it.
+    int damaged_copy() const { return sb_damaged_; }
+    const std::string &damaged_copy_reason() const { return sb_damage_; }
+    // Writes the superblock to both copies (repair of a damaged copy).
+    int rewrite_both_superblocks();
     const std::string &path() const { return path_; }
     const Superblock &superblock() const { return sb_; }
 
@@ -109,6 +115,7 @@ private:
     int format(uint64_t initial_size, uint64_t max_size);
     int write_superblock(uint64_t flags);
     int write_superblock_locked(uint64_t flags);
+    int write_superblock_to(int slot, uint64_t flags);  // sb_mu_ held
 
     std::string path_;
     int fd_ = -1;
@@ -126,6 +133,16 @@ private:
     std::atomic<uint64_t> heap_end_{0};
     Superblock sb_{};
     std::mutex sb_mu_;  // serialises superblock writes
+    // Superblock copies (under sb_mu_).  Every write between two syncs goes
+    // to copy sb_active_, so the other one keeps the state of the last sync
+    // that a power cut cannot tear; a sync after which that copy was written
+    // makes it the kept one and the other one active.
+    int sb_active_ = 1;
+    bool sb_active_written_ = false;
+    uint64_t sb_writes_ = 0;
+    // A copy that failed its check when the file was opened (-1: none) and why.
+    int sb_damaged_ = -1;
+    std::string sb_damage_;
 };
 
 }  // namespace fmrt

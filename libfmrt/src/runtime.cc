@@ -50,6 +50,18 @@ private:
     Runtime &rt_;
 };
 
+// A superblock copy that failed its check while the other one was used is
+// a repair (rewrite it), not a problem; both failing is reported by the
+// caller as a problem.
+void note_superblock_copies(const Region &region, fmrt_report *rep) {
+    if (region.salvaged()) {
+        rep->superblock_damaged = 3;
+    } else if (region.damaged_copy() >= 0) {
+        rep->superblock_damaged = 1u << region.damaged_copy();
+        rep->repairs++;
+    }
+}
+
 }  // namespace
 
 bool Runtime::is_open(const Runtime *rt) {
@@ -260,6 +272,7 @@ int Runtime::verify(fmrt_report *out) {
             }
         });
     });
+    note_superblock_copies(*region_, &rep);
     rep.version = out->version;
     *out = rep;
     return FMRT_OK;
@@ -279,6 +292,7 @@ int Runtime::verify_path(fmrt_report *out, const char *path) {
     VerifyResult res;
     if (region->salvaged()) report_problem(&rep, 0, FMRT_EFORMAT, "both superblock copies are damaged");
     verify_image(img, VerifyOptions{}, &rep, &res);
+    note_superblock_copies(*region, &rep);
     rep.version = out->version;
     *out = rep;
     return FMRT_OK;
@@ -315,6 +329,7 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
             }
         }
         verify_image(img, VerifyOptions{}, &rep, &res);
+        note_superblock_copies(*region, &rep);
         if (region->salvaged()) rep.repairs++;
         if (flags & FMRT_REPAIR_RECLAIM) rep.repairs += res.unreachable.size();
         if (apply) {
@@ -332,7 +347,10 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
                 return rc;
             }
             // Both copies valid again.
-            if (region->salvaged() && (rc = region->set_heap_end(res.new_heap_end)) != FMRT_OK) return rc;
+            if ((region->salvaged() || region->damaged_copy() >= 0) &&
+                (rc = region->rewrite_both_superblocks()) != FMRT_OK) {
+                return rc;
+            }
             if ((rc = region->sync()) != FMRT_OK) return rc;
         }
     }

@@ -367,6 +367,27 @@ class Verify(CliTest):
         self.assertIn("damaged", p["what"])
         self.assertIn(str(p["offset"]), p["what"])
 
+    def test_verify_names_a_damaged_superblock_copy_and_repair_rewrites_it(self):
+        heap = self.make("heap", n=2)
+        with open(heap, "r+b") as f:
+            f.seek(4096 + 40)
+            b = f.read(1)
+            f.seek(4096 + 40)
+            f.write(bytes([b[0] ^ 0x10]))
+        r = fmrt("verify", heap)
+        self.assert_ok(r)  # the other copy is in use: no problem
+        self.assertIn("superblock copy 1 (offset 4096) fails its check; copy 0 is in use", r.out)
+        j = json.loads(fmrt("verify", "--json", heap).out)
+        self.assertTrue(j["healthy"])
+        self.assertEqual(j["report"]["superblock_damaged"], [False, True])
+        self.assertGreaterEqual(j["report"]["repairs"], 1)
+        self.assert_ok(fmrt("repair", heap))
+        r = fmrt("verify", heap)
+        self.assert_ok(r)
+        self.assertNotIn("superblock copy", r.out)
+        self.assertEqual(json.loads(fmrt("verify", "--json", heap).out)["report"]["superblock_damaged"],
+                         [False, False])
+
     def test_verify_counts_transients_and_unreachable_without_calling_them_problems(self):
         self.assertEqual(json.loads(fmrt("verify", "--json", self.make("transient", n=2)).out)
                          ["report"]["transient_allocations"], 2)

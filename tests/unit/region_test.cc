@@ -115,46 +115,69 @@ TEST(Region, CleanCloseClearsDirtyAndMarkOpenSetsIt) {
     std::unique_ptr<Region> r;
     ASSERT_STATUS(open_region(&r, path), FMRT_OK);
     ASSERT_STATUS(r->close_clean(), FMRT_OK);
-    EXPECT_EQ(r->superblock().generation, 3u);
+    EXPECT_EQ(r->superblock().generation, 4u) << "the close's write, then the sync's copy of it";
     EXPECT_EQ(r->superblock().flags & fmrt::kSbDirty, 0u);
     r.reset();
 
     ASSERT_STATUS(open_region(&r, path), FMRT_OK);
     EXPECT_FALSE(r->opened_dirty());
-    EXPECT_EQ(r->superblock().generation, 3u);
-    ASSERT_STATUS(r->mark_open(), FMRT_OK);
     EXPECT_EQ(r->superblock().generation, 4u);
+    ASSERT_STATUS(r->mark_open(), FMRT_OK);
+    EXPECT_EQ(r->superblock().generation, 5u);
     EXPECT_EQ(r->superblock().flags & fmrt::kSbDirty, fmrt::kSbDirty);
     ASSERT_STATUS(r->mark_open(), FMRT_OK);
-    EXPECT_EQ(r->superblock().generation, 4u) << "already dirty: no write";
+    EXPECT_EQ(r->superblock().generation, 5u) << "already dirty: no write";
     r.reset();
 
     ASSERT_STATUS(open_region(&r, path), FMRT_OK);
     EXPECT_TRUE(r->opened_dirty());
 }
 
-TEST(Region, EverySetHeapEndWritesTheNextGenerationToTheOtherCopy) {
+// Between two syncs every superblock write goes to one copy, so a power
+// cut that tears it leaves the other one: the state of the last sync.  A
+// sync makes the written copy the kept one and gives the other the same
+// state; that one takes the writes until the next sync.
+TEST(Region, SuperblockWritesBetweenSyncsGoToOneCopyAndTheOtherKeepsTheLastSync) {
     TempDir dir;
     const std::string path = dir.file("h");
     std::unique_ptr<Region> r;
     ASSERT_STATUS(open_region(&r, path, 1 * MiB, 64 * MiB), FMRT_OK);
+    auto copy = [&](int i) -> const Superblock & {
+        return *reinterpret_cast<const Superblock *>(r->base() + i * kPageSize);
+    };
     uint64_t gen = r->superblock().generation;
     uint64_t end = r->heap_end();
-    for (int i = 0; i < 6; ++i) {
+    const uint64_t synced_end = end;
+    // Which copy takes the writes: the one not holding the newest generation.
+    const int active = copy(0).generation > copy(1).generation ? 1 : 0;
+    const Superblock kept = copy(1 - active);
+    for (int i = 0; i < 4; ++i) {
         end += 64 * KiB;
         ASSERT_STATUS(r->grow_file(end), FMRT_OK);
         ASSERT_STATUS(r->set_heap_end(end), FMRT_OK);
         EXPECT_EQ(r->superblock().generation, gen + i + 1);
-        EXPECT_EQ(r->heap_end(), end);
-        const Superblock *slot = reinterpret_cast<const Superblock *>(r->base() + ((gen + i + 1) % 2) * kPageSize);
-        EXPECT_EQ(slot->generation, gen + i + 1);
-        EXPECT_EQ(slot->heap_end, end);
-        EXPECT_STATUS(fmrt::check_superblock(*slot), FMRT_OK);
+        EXPECT_EQ(copy(active).generation, gen + i + 1);
+        EXPECT_EQ(copy(active).heap_end, end);
+        EXPECT_STATUS(fmrt::check_superblock(copy(active)), FMRT_OK);
+        EXPECT_EQ(std::memcmp(&copy(1 - active), &kept, sizeof kept), 0) << "the kept copy was written";
+        EXPECT_EQ(copy(1 - active).heap_end, synced_end);
     }
+    gen += 4;
+    ASSERT_STATUS(r->sync(), FMRT_OK);
+    // Both copies now hold the synced state; the other copy is active.
+    EXPECT_EQ(copy(active).heap_end, end);
+    EXPECT_EQ(copy(1 - active).heap_end, end);
+    EXPECT_EQ(copy(1 - active).generation, gen + 1);
+    const Superblock kept2 = copy(active);
+    end += 64 * KiB;
+    ASSERT_STATUS(r->grow_file(end), FMRT_OK);
+    ASSERT_STATUS(r->set_heap_end(end), FMRT_OK);
+    EXPECT_EQ(copy(1 - active).heap_end, end);
+    EXPECT_EQ(std::memcmp(&copy(active), &kept2, sizeof kept2), 0);
     r.reset();
     ASSERT_STATUS(open_region(&r, path), FMRT_OK);
     EXPECT_EQ(r->heap_end(), end);
-    EXPECT_EQ(r->superblock().generation, gen + 6);
+    EXPECT_EQ(r->superblock().generation, gen + 2);
 }
 
 TEST(Region, GrowFileStopsAtTheReservation) {
@@ -231,41 +254,49 @@ TEST(Region, OffsetsAndPointersTranslateBothWays) {
 
 // ---- Torn and damaged superblocks ---------------------------------------
 
-// A heap whose newest copy is generation `gen`, with the bytes the newest
-// slot held just before that write (the generation gen-2 copy).
+// A heap whose newest copy (generation `gen`, in copy `slot`) was written
+// after a sync, with the bytes that copy held just before that write; the
+// other copy holds the state of the sync.
 struct History {
     Superblock newest, overwritten;
     uint64_t gen;
+    int slot;
 };
 
 History make_history(const std::string &path) {
     std::unique_ptr<Region> r;
     EXPECT_STATUS(open_region(&r, path, 1 * MiB, 64 * MiB), FMRT_OK);
+    auto copy = [&](int i) { return *reinterpret_cast<const Superblock *>(r->base() + i * kPageSize); };
     uint64_t end = r->heap_end();
-    Superblock before_last{};
     for (int i = 0; i < 3; ++i) {
         end += 128 * KiB;
         EXPECT_STATUS(r->grow_file(end), FMRT_OK);
-        before_last = *reinterpret_cast<const Superblock *>(r->base() + ((r->superblock().generation + 1) % 2) * kPageSize);
         EXPECT_STATUS(r->set_heap_end(end), FMRT_OK);
     }
-    History h{r->superblock(), before_last, r->superblock().generation};
-    return h;
+    EXPECT_STATUS(r->sync(), FMRT_OK);
+    end += 128 * KiB;
+    EXPECT_STATUS(r->grow_file(end), FMRT_OK);
+    const Superblock before[2] = {copy(0), copy(1)};
+    EXPECT_STATUS(r->set_heap_end(end), FMRT_OK);
+    const int slot = copy(0).generation == r->superblock().generation ? 0 : 1;
+    EXPECT_EQ(copy(slot).generation, r->superblock().generation);
+    return History{r->superblock(), before[slot], r->superblock().generation, slot};
 }
 
 TEST(Region, TornWriteOfTheNewestCopyFallsBackToTheOlderOne) {
     TempDir dir;
     const std::string path = dir.file("h");
     const History h = make_history(path);
-    ASSERT_EQ(h.overwritten.generation, h.gen - 2);
+    ASSERT_EQ(h.overwritten.generation, h.gen - 1) << "the sync's copy of its state";
     const std::vector<uint8_t> pristine = fmrt_unit::read_file(path);
-    const uint64_t slot = (h.gen % 2) * kPageSize;
+    const uint64_t slot = h.slot * kPageSize;
     Superblock older;
-    std::memcpy(&older, pristine.data() + ((h.gen + 1) % 2) * kPageSize, sizeof older);
-    ASSERT_EQ(older.generation, h.gen - 1);
+    std::memcpy(&older, pristine.data() + (1 - h.slot) * kPageSize, sizeof older);
+    ASSERT_EQ(older.generation, h.gen - 2);
+    ASSERT_EQ(older.heap_end, h.overwritten.heap_end) << "both copies held the synced state";
 
     // The write of the newest copy stopped after `k` bytes: the rest of the
-    // slot still holds the copy two generations back.
+    // slot still holds what it held before.
     for (size_t k = 8; k < sizeof(Superblock); k += 8) {
         Superblock torn = h.overwritten;
         std::memcpy(&torn, &h.newest, k);
@@ -274,8 +305,15 @@ TEST(Region, TornWriteOfTheNewestCopyFallsBackToTheOlderOne) {
         ASSERT_TRUE(fmrt_unit::write_file(path, bytes));
         std::unique_ptr<Region> r;
         ASSERT_STATUS(open_region(&r, path, 0, 0, false), FMRT_OK) << "torn after " << k << " bytes";
-        EXPECT_EQ(r->superblock().generation, h.gen - 1) << "torn after " << k << " bytes";
-        EXPECT_EQ(r->heap_end(), older.heap_end);
+        // Either the torn copy still checks (the bytes written so far did not
+        // change it) or the other copy is used: the synced state both ways.
+        EXPECT_EQ(r->heap_end(), older.heap_end) << "torn after " << k << " bytes";
+        if (r->superblock().generation == h.gen - 1) {
+            EXPECT_EQ(r->damaged_copy(), -1);
+        } else {
+            EXPECT_EQ(r->superblock().generation, h.gen - 2) << "torn after " << k << " bytes";
+            EXPECT_EQ(r->damaged_copy(), h.slot) << "torn after " << k << " bytes";
+        }
     }
 }
 
@@ -284,7 +322,7 @@ TEST(Region, CorruptingAnyByteOfTheNewestCopyFallsBackToTheOlderOne) {
     const std::string path = dir.file("h");
     const History h = make_history(path);
     const std::vector<uint8_t> pristine = fmrt_unit::read_file(path);
-    const uint64_t slot = (h.gen % 2) * kPageSize;
+    const uint64_t slot = h.slot * kPageSize;
     for (size_t i = 0; i < sizeof(Superblock); ++i) {
         // Bytes of magic, byte order or major version give EVERSION/EFORMAT
         // verdicts of their own; either way the other copy is used.
@@ -293,7 +331,9 @@ TEST(Region, CorruptingAnyByteOfTheNewestCopyFallsBackToTheOlderOne) {
         ASSERT_TRUE(fmrt_unit::write_file(path, bytes));
         std::unique_ptr<Region> r;
         ASSERT_STATUS(open_region(&r, path, 0, 0, false), FMRT_OK) << "byte " << i;
-        EXPECT_EQ(r->superblock().generation, h.gen - 1) << "byte " << i;
+        EXPECT_EQ(r->superblock().generation, h.gen - 2) << "byte " << i;
+        EXPECT_EQ(r->damaged_copy(), h.slot) << "byte " << i;
+        EXPECT_FALSE(r->damaged_copy_reason().empty());
     }
 }
 
