@@ -13,7 +13,7 @@
 #include <string>
 
 #include "cli.h"
-#include "file_copy.h"
+#include "file_copy.h"  // libfmrt/src
 #include "report.h"
 
 namespace fmrt::cli {
@@ -48,7 +48,8 @@ int run_copy(const Args &args) {
             if (rc != FMRT_EBUSY) return report_status(args.command, src, rc);
             return report_error(args.command, src,
                                 "the heap is open read-write by another process; close it and retry "
-                                "(a consistent copy needs a read-only lock)");
+                                "(a consistent copy needs a read-only lock), or have that process "
+                                "call fmrt_runtime_copy");
         }
         Fd in;
         if ((in.fd = open(src, O_RDONLY | O_CLOEXEC)) < 0 || fstat(in.fd, &st) != 0) {

@@ -179,6 +179,30 @@ FMRT_API int fmrt_runtime_release(fmrt_runtime *rt);
  * nothing), FMRT_EINVAL, FMRT_EREADONLY or FMRT_EIO. */
 FMRT_API int fmrt_runtime_sync(fmrt_runtime *rt);
 
+/* Writes a consistent copy of an open heap to the new file `dst_path` (an
+ * online backup; `fmrt copy` does the same for a heap no process has open
+ * read-write).  The copy shares blocks with the heap where the file system
+ * can (a reflink: btrfs, XFS), else it is a copy that keeps holes; it is
+ * built under a temporary name in dst_path's directory, synced, and given
+ * its name only when complete, never replacing an existing file.
+ *
+ * While it is made, allocation, free and catalog calls from other threads
+ * wait; as for fmrt_runtime_close, the caller keeps other threads from
+ * calling into the runtime and from storing into its memory meanwhile when
+ * the copy must hold their bytes as of one instant.  The copy opens like a
+ * heap whose writer stopped at that instant: every catalog entry committed
+ * before the call is in it, cached slots are given back and transient
+ * allocations reclaimed at its first read-write open.  The heap itself is
+ * not changed.  Read-only and scratch runtimes can be copied too (a scratch
+ * heap saved to a file).
+ *
+ * Returns 0, or:
+ *   FMRT_EINVAL   rt is not an open runtime, dst_path is NULL or empty;
+ *   FMRT_EEXISTS  dst_path exists;
+ *   FMRT_EIO      creating, writing or syncing the copy failed (nothing is
+ *                 left at dst_path). */
+FMRT_API int fmrt_runtime_copy(fmrt_runtime *rt, const char *dst_path);
+
 /* The path the runtime was opened with (for scratch runtimes: the path
  * given, or the directory used).  Owned by the runtime; NULL for an invalid
  * handle. */

@@ -127,6 +127,12 @@ FMRT_API int fmrt_runtime_sync(fmrt_runtime *rt) {
     return guarded("fmrt_runtime_sync", [&] { return rt->sync(); });
 }
 
+FMRT_API int fmrt_runtime_copy(fmrt_runtime *rt, const char *dst_path) {
+    if (!fmrt::Runtime::is_open(rt)) return fail(FMRT_EINVAL, "fmrt_runtime_copy: not an open runtime");
+    if (dst_path == nullptr || *dst_path == '\0') return fail(FMRT_EINVAL, "fmrt_runtime_copy: dst_path is NULL or empty");
+    return guarded("fmrt_runtime_copy", [&] { return rt->copy_to(dst_path); });
+}
+
 FMRT_API const char *fmrt_runtime_path(const fmrt_runtime *rt) {
     if (!fmrt::Runtime::is_open(rt)) {
         fail(FMRT_EINVAL, "fmrt_runtime_path: not an open runtime");

@@ -59,6 +59,7 @@ public:
     // Tolerant opens only: both superblock copies failed their checks and
     // one with an intact identity was taken (repair rewrites both).
     bool salvaged() const { return salvaged_; }
+    int fd() const { return fd_; }
     // The superblock copy (0 or 1) that failed its check at open while the
     // other one was used, or -1; what was wrong with it.
     int damaged_copy() const { return sb_damaged_; }

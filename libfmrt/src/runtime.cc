@@ -1,12 +1,16 @@
 // Runtime lifecycle and the allocation slow paths (runtime.h).
 #include "runtime.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <unordered_set>
 #include <vector>
 
+#include "file_copy.h"
 #include "platform.h"
 #include "verify.h"
 
@@ -244,6 +248,33 @@ int Runtime::is_transient(const void *p) const {
         return fail(FMRT_EINVAL, "%p is not the start of a live allocation of this runtime", p);
     }
     return transient ? 1 : 0;
+}
+
+int Runtime::copy_to(const char *dst) {
+    struct stat st;
+    if (::lstat(dst, &st) == 0) return fail(FMRT_EEXISTS, "%s already exists (a copy never replaces a file)", dst);
+    if (errno != ENOENT) return fail(FMRT_EIO, "%s: %s", dst, std::strerror(errno));
+    if (::fstat(region_->fd(), &st) != 0) return fail(FMRT_EIO, "fstat of the heap: %s", std::strerror(errno));
+    NewFile out;
+    std::string err;
+    if (!out.create(dst, st.st_mode & 0777, &err)) return fail(FMRT_EIO, "%s: %s", dst, err.c_str());
+    CopyResult how;
+    bool copied = false;
+    // With the catalog's lock and every heap lock held, no allocator or
+    // catalog change is half done: the bytes read are a state the file
+    // could have been left in by a kill, which every open recovers from.
+    catalog_->with_lock([&] {
+        heap_->with_all_locks([&](uint64_t, uint64_t) {
+            copied = copy_contents(region_->fd(), out.fd(), region_->file_size(), &how, &err);
+        });
+    });
+    if (!copied) return fail(FMRT_EIO, "%s: %s", dst, err.c_str());
+    if (!out.publish(&err)) {
+        // Another process may have taken the name meanwhile.
+        if (::lstat(dst, &st) == 0) return fail(FMRT_EEXISTS, "%s appeared while the copy was made", dst);
+        return fail(FMRT_EIO, "%s: %s", dst, err.c_str());
+    }
+    return FMRT_OK;
 }
 
 int Runtime::verify(fmrt_report *out) {

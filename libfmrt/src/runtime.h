@@ -37,6 +37,8 @@ public:
     int retain();
     int release();
     int sync();
+    // fmrt_runtime_copy: the file's bytes, copied with every lock held.
+    int copy_to(const char *dst);
     int stats(fmrt_stats *out);
     const char *path() const { return region_->path().c_str(); }
     static bool is_open(const Runtime *rt);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// File copying for `fmrt copy` (file_copy.h): reflink, else SEEK_DATA /
+// File copying for fmrt_runtime_copy and `fmrt copy` (file_copy.h): reflink, else SEEK_DATA /
 // SEEK_HOLE over the source with copy_file_range (read/write where the
 // kernel or filesystem refuses it), and the temporary-file-then-rename
 // publication.  Every system call of the copy lives here.
@@ -16,7 +16,7 @@
 #include <cstring>
 #include <vector>
 
-namespace fmrt::cli {
+namespace fmrt {
 namespace {
 
 bool failed(std::string *err, const std::string &what, int errnum) {
@@ -134,4 +134,4 @@ bool NewFile::publish(std::string *err) {
     return true;
 }
 
-}  // namespace fmrt::cli
+}  // namespace fmrt

@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The operating-system side of `fmrt copy`: a new file built under a
+// The operating-system side of copying a heap file (fmrt_runtime_copy and
+// `fmrt copy`, which compiles this file too): a new file built under a
 // temporary name next to its destination and renamed into place without
 // ever replacing an existing file, and the copy of a file's bytes into it
 // (a reflink where the filesystem shares blocks, else a copy that keeps holes).
-#ifndef FMRT_CLI_FILE_COPY_H
-#define FMRT_CLI_FILE_COPY_H
+#ifndef FMRT_FILE_COPY_H
+#define FMRT_FILE_COPY_H
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <string>
 
-namespace fmrt::cli {
+namespace fmrt {
 
 // How the bytes were copied.
 struct CopyResult {
@@ -46,6 +47,6 @@ private:
     int fd_ = -1;
 };
 
-}  // namespace fmrt::cli
+}  // namespace fmrt
 
-#endif  // FMRT_CLI_FILE_COPY_H
+#endif  // FMRT_FILE_COPY_H
