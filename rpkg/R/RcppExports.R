@@ -13,6 +13,10 @@ rfm_sync_ <- function(robj) {
     .Call(`_Rfmalloc_rfm_sync_`, robj)
 }
 
+rfm_copy_ <- function(robj, path) {
+    .Call(`_Rfmalloc_rfm_copy_`, robj, path)
+}
+
 rfm_info_ <- function(robj) {
     .Call(`_Rfmalloc_rfm_info_`, robj)
 }

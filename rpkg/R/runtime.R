@@ -1,4 +1,5 @@
-# Runtimes: open heap files, the session's default runtime, cleanup, sync.
+# Runtimes: open heap files, the session's default runtime, cleanup, sync,
+# copies.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -170,6 +171,41 @@ cleanup_fmalloc <- function(runtime = NULL) {
 #' @export
 sync_fmalloc <- function(runtime = NULL) {
   invisible(fm_check(rfm_sync_(fm_runtime(runtime))))
+}
+
+#' Copy an open runtime's file (a backup)
+#'
+#' Writes a consistent copy of the runtime's heap file to the new file
+#' `path`, while the runtime stays open: every vector stored under a name is
+#' in the copy, and `open_fmalloc(path)` finds them there as in the original.
+#' The copy shares disk blocks with the original where the file system can
+#' (btrfs, XFS); elsewhere it is a full copy that keeps the file's holes. It
+#' is written under a temporary name and given its name only when complete;
+#' an existing file is never replaced. Temporaries (large intermediate
+#' results R made from Rfmalloc vectors) are reclaimed when the copy is
+#' first opened, as after any session that ended without closing.
+#'
+#' @param path Path of the new file; it must not exist.
+#' @param runtime A runtime, or `NULL` for the default one. Read-only and
+#'   scratch runtimes can be copied too (a scratch heap saved to a file).
+#' @return `path`, invisibly.
+#' @examples
+#' f <- tempfile(fileext = ".heap")
+#' backup <- tempfile(fileext = ".heap")
+#' rt <- open_fmalloc(f)
+#' x <- save_fmalloc(c(1.5, 2.5), "x", runtime = rt)
+#' copy_fmalloc_runtime(backup, rt)
+#' cleanup_fmalloc(rt)
+#' rt2 <- open_fmalloc(backup)
+#' load_fmalloc("x", runtime = rt2)
+#' cleanup_fmalloc(rt2)
+#' unlink(c(f, backup))
+#' @export
+copy_fmalloc_runtime <- function(path, runtime = NULL) {
+  rt <- fm_runtime(runtime)
+  path <- path.expand(fm_string(path, "path"))
+  fm_check(rfm_copy_(rt, path))
+  invisible(path)
 }
 
 #' @rdname open_fmalloc

@@ -44,6 +44,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// rfm_copy_
+SEXP rfm_copy_(SEXP robj, SEXP path);
+RcppExport SEXP _Rfmalloc_rfm_copy_(SEXP robjSEXP, SEXP pathSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type robj(robjSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type path(pathSEXP);
+    rcpp_result_gen = Rcpp::wrap(rfm_copy_(robj, path));
+    return rcpp_result_gen;
+END_RCPP
+}
 // rfm_info_
 SEXP rfm_info_(SEXP robj);
 RcppExport SEXP _Rfmalloc_rfm_info_(SEXP robjSEXP) {
@@ -303,6 +314,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_Rfmalloc_rfm_open_", (DL_FUNC) &_Rfmalloc_rfm_open_, 4},
     {"_Rfmalloc_rfm_cleanup_", (DL_FUNC) &_Rfmalloc_rfm_cleanup_, 1},
     {"_Rfmalloc_rfm_sync_", (DL_FUNC) &_Rfmalloc_rfm_sync_, 1},
+    {"_Rfmalloc_rfm_copy_", (DL_FUNC) &_Rfmalloc_rfm_copy_, 2},
     {"_Rfmalloc_rfm_info_", (DL_FUNC) &_Rfmalloc_rfm_info_, 1},
     {"_Rfmalloc_rfm_create_", (DL_FUNC) &_Rfmalloc_rfm_create_, 5},
     {"_Rfmalloc_rfm_save_", (DL_FUNC) &_Rfmalloc_rfm_save_, 5},

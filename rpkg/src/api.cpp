@@ -75,6 +75,18 @@ SEXP rfm_sync_(SEXP robj) {
     });
 }
 
+// A consistent copy of the runtime's file at `path` (fmrt_runtime_copy).
+// [[Rcpp::export(rng = false)]]
+SEXP rfm_copy_(SEXP robj, SEXP path) {
+    return call_guarded([&]() -> SEXP {
+        Runtime *rt = runtime_from(robj);
+        const std::string dst = Rcpp::as<std::string>(path);
+        int st = fmrt_runtime_copy(rt->h, dst.c_str());
+        if (st != FMRT_OK) fail_status(st, "cannot copy '" + rt->path + "' to '" + dst + "'");
+        return Rf_ScalarLogical(TRUE);
+    });
+}
+
 // What this session knows of a runtime (libfmrt's figures: rfm_stats_).
 // [[Rcpp::export(rng = false)]]
 SEXP rfm_info_(SEXP robj) {

@@ -244,3 +244,51 @@ test_that("R exits cleanly with live vectors and the file reopens with their dat
   expect_identical(sort(list_fmalloc_allocations(rt)$name), c("s", "x"))
   expect_identical(unique(list_fmalloc_allocations(rt)$status), "durable")
 })
+
+test_that("copy_fmalloc_runtime backs up an open runtime; the copy has every stored vector", {
+  f <- local_heap_path()
+  backup <- local_heap_path()
+  rt <- local_runtime(f)
+  x <- save_fmalloc(c(1.5, NA, -3), "x", runtime = rt)
+  s <- save_fmalloc(c("a", NA, "\u00e9t\u00e9"), "s", runtime = rt)
+  m <- create_fmalloc_matrix("integer", 2, 3, runtime = rt, name = "m")
+  m[2, 3] <- 7L
+  anon <- create_fmalloc_vector("double", 10, runtime = rt)  # stored under a .anon/ name
+  big <- save_fmalloc(as.double(1:3e5), "big", runtime = rt)
+  part <- big[1:2e5]  # a transient copy in the same file (1.6 MB)
+  transients <- heap_info(rt)$transient_allocations
+  expect_gte(transients, 1)
+  expect_identical(copy_fmalloc_runtime(backup, rt), backup)
+  expect_true(file.exists(backup))
+  # The original goes on, and what it does later is not in the copy.
+  y <- save_fmalloc(1:3, "y", runtime = rt)
+  expect_identical(load_fmalloc("x", runtime = rt), c(1.5, NA, -3))
+
+  expect_identical(in_child(function(path) {
+    library(Rfmalloc)
+    rt <- open_fmalloc(path)
+    out <- list(names = sort(sub("^[.]anon/.*", ".anon", list_fmalloc_allocations(rt)$name)),
+                transients = c(Rfmalloc:::rfm_stats_(rt)$transient_allocations),
+                x = load_fmalloc("x", runtime = rt)[], s = load_fmalloc("s", runtime = rt)[],
+                m = load_fmalloc("m", runtime = rt)[, ])
+    cleanup_fmalloc(rt)
+    out
+  }, list(backup)), list(names = sort(c(".anon" , "big", "m", "s", "x")), transients = 0,
+                         x = c(1.5, NA, -3), s = c("a", NA, "\u00e9t\u00e9"),
+                         m = matrix(c(0L, 0L, 0L, 0L, 0L, 7L), 2, 3)))
+})
+
+test_that("copy_fmalloc_runtime never replaces a file and checks its arguments", {
+  f <- local_heap_path()
+  rt <- local_runtime(f)
+  taken <- local_heap_path()
+  writeLines("precious", taken)
+  expect_fm_error(copy_fmalloc_runtime(taken, rt), "exists")
+  expect_identical(readLines(taken), "precious")
+  expect_fm_error(copy_fmalloc_runtime(file.path(tempdir(), "no", "such", "dir.heap"), rt), "io")
+  expect_fm_error(copy_fmalloc_runtime(NA_character_, rt), "invalid")
+  expect_fm_error(copy_fmalloc_runtime(c("a", "b"), rt), "invalid")
+  expect_fm_error(copy_fmalloc_runtime(tempfile(), list()), "invalid")
+  cleanup_fmalloc(rt)
+  expect_fm_error(copy_fmalloc_runtime(tempfile(), rt), "closed")
+})
