@@ -186,15 +186,16 @@ FMRT_API int fmrt_runtime_sync(fmrt_runtime *rt);
  * built under a temporary name in dst_path's directory, synced, and given
  * its name only when complete, never replacing an existing file.
  *
- * While it is made, allocation, free and catalog calls from other threads
- * wait; as for fmrt_runtime_close, the caller keeps other threads from
- * calling into the runtime and from storing into its memory meanwhile when
- * the copy must hold their bytes as of one instant.  The copy opens like a
- * heap whose writer stopped at that instant: every catalog entry committed
- * before the call is in it, cached slots are given back and transient
- * allocations reclaimed at its first read-write open.  The heap itself is
- * not changed.  Read-only and scratch runtimes can be copied too (a scratch
- * heap saved to a file).
+ * While it is made, catalog changes and the allocations and frees that
+ * need the heap's shared structures wait (for as long as the copy takes);
+ * allocations and frees served by a thread's own cache do not.  So, as for
+ * fmrt_runtime_close, the caller keeps other threads from calling into the
+ * runtime and from storing into its memory meanwhile: then the copy is the
+ * heap as of one instant, and it opens like a heap whose writer stopped at
+ * that instant: every catalog entry committed before the call is in it,
+ * cached slots are given back and transient allocations reclaimed at its
+ * first read-write open.  The heap itself is not changed.  Read-only and
+ * scratch runtimes can be copied too (a scratch heap saved to a file).
  *
  * Returns 0, or:
  *   FMRT_EINVAL   rt is not an open runtime, dst_path is NULL or empty;

@@ -119,12 +119,17 @@ bool NewFile::create(const std::string &path, mode_t mode, std::string *err) {
 bool NewFile::publish(std::string *err) {
     if (fsync(fd_) != 0) return failed(err, "fsync", errno);
     if (renameat2(AT_FDCWD, tmp_path_.c_str(), AT_FDCWD, path_.c_str(), RENAME_NOREPLACE) != 0) {
+        if (errno == EEXIST) name_taken_ = true;
         if (errno != EINVAL && errno != ENOSYS) return failed(err, "rename into place", errno);
         // No RENAME_NOREPLACE on this filesystem: link() refuses a taken name too.
-        if (link(tmp_path_.c_str(), path_.c_str()) != 0) return failed(err, "link into place", errno);
+        if (link(tmp_path_.c_str(), path_.c_str()) != 0) {
+            if (errno == EEXIST) name_taken_ = true;
+            return failed(err, "link into place", errno);
+        }
         unlink(tmp_path_.c_str());
     }
     tmp_path_.clear();
+    published_ = true;
     const int dir = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) return failed(err, "open directory " + dir_, errno);
     const int rc = fsync(dir);

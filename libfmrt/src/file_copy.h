@@ -41,10 +41,15 @@ public:
     // Syncs the file, gives it its name (failing if the name was taken
     // meanwhile: never replaces) and syncs the directory.
     bool publish(std::string *err);
+    // After a failed publish(): the name was taken by another file; the
+    // file got its name (only the directory sync failed).
+    bool name_taken() const { return name_taken_; }
+    bool published() const { return published_; }
 
 private:
     std::string path_, tmp_path_, dir_;
     int fd_ = -1;
+    bool name_taken_ = false, published_ = false;
 };
 
 }  // namespace fmrt

@@ -338,6 +338,7 @@ uint32_t Heap::take_slots_locked(uint32_t cls, uint32_t want, uint64_t *stack, u
         for (; w < words && got < want; ++w) {
             uint64_t *aw = r->hdr->alloc_word(w);
             uint64_t bits = load_word(aw);
+            const uint64_t was = bits;
             uint64_t avail = ~bits & slot_mask(r->slots, w);
             if (avail == 0) continue;
             while (avail != 0 && got < want) {
@@ -347,12 +348,20 @@ uint32_t Heap::take_slots_locked(uint32_t cls, uint32_t want, uint64_t *stack, u
                 const uint32_t slot = w * 64 + b;
                 const uint64_t off = r->data_off + uint64_t{slot} * r->slot_size;
                 if (slot >= r->high_water.load(std::memory_order_relaxed)) {
+                    // Never handed out before: key it before the free path can
+                    // see it (take_slots keys the others after the lock).
+                    mark_freed(region_.ptr(off), freed_key_);
                     r->high_water.store(slot + 1, std::memory_order_release);
                 }
                 stack[base + got] = off;
                 ++got;
                 ++r->used;
             }
+            // A transient bit left on a free slot (a kill between the two
+            // stores of a transient free) must not pass to its next owner.
+            uint64_t *tw = r->hdr->transient_word(w);
+            const uint64_t stale = load_word(tw) & (bits & ~was);
+            if (stale != 0) store_word(tw, load_word(tw) & ~stale);
             pending[npending++] = Pending{aw, bits};
             if (avail != 0) break;  // this word still has free slots
         }

@@ -128,11 +128,18 @@ int Region::load_superblock() {
     return FMRT_OK;
 }
 
+namespace {
+thread_local uint64_t t_last_reservation = 0;
+}  // namespace
+
+uint64_t Region::last_reservation() { return t_last_reservation; }
+
 int Region::map(uint64_t max_size) {
     if (max_size == 0) max_size = kDefaultMaxSize;
     if (reserve_cap_ != 0 && max_size > reserve_cap_) max_size = reserve_cap_;
     max_size_ = std::max(round_up(max_size, kPageSize), heap_end());
     reserved_ = round_up(max_size_, uint64_t{1} << 21);
+    t_last_reservation = reserved_;
     void *p = nullptr;
     int rc = os::map_file(&p, fd_, reserved_, !readonly_, kMaxAlignment);
     if (rc != FMRT_OK) return rc;
@@ -211,6 +218,7 @@ int Region::format(uint64_t initial_size, uint64_t max_size) {
     if ((rc = write_superblock_to(0, kSbDirty)) != FMRT_OK) return rc;
     sb_active_ = 1;
     sb_active_written_ = false;
+    sb_flushed_ = true;  // a new file: nothing older to keep
     return FMRT_OK;
 }
 
@@ -220,6 +228,14 @@ int Region::write_superblock(uint64_t flags) {
 }
 
 int Region::write_superblock_locked(uint64_t flags) {
+    // The copy in force when the file was opened may not be on disk yet (a
+    // sync's second copy, or writes of a process that died): flush before
+    // the first write to the other copy, which may be the only one on disk.
+    if (!sb_flushed_ && !scratch_) {
+        int rc = os::sync_file(fd_);
+        if (rc != FMRT_OK) return rc;
+    }
+    sb_flushed_ = true;
     int rc = write_superblock_to(sb_active_, flags);
     if (rc == FMRT_OK) sb_active_written_ = true;
     return rc;
@@ -244,7 +260,7 @@ int Region::write_superblock_to(int slot, uint64_t flags) {
 int Region::rewrite_both_superblocks() {
     if (readonly_) return fail(FMRT_EREADONLY, "the heap is read-only");
     std::lock_guard<std::mutex> lock(sb_mu_);
-    int rc = write_superblock_to(sb_active_, sb_.flags);
+    int rc = write_superblock_locked(sb_.flags);
     if (rc == FMRT_OK) rc = write_superblock_to(1 - sb_active_, sb_.flags);
     // The newest state is in the other copy now: the active one may take
     // the next writes (a torn one falls back to it).
@@ -297,11 +313,12 @@ int Region::sync() {
     int rc = os::flush_mapping(base_, file_size());
     if (rc != FMRT_OK) return rc;
     if ((rc = os::sync_file(fd_)) != FMRT_OK) return rc;
+    std::lock_guard<std::mutex> lock(sb_mu_);
+    sb_flushed_ = true;
     // The active copy is on disk now: it becomes the kept one.  The other
     // copy gets the same state (so damage to either copy falls back to the
     // last sync) and takes the writes until the next sync.  Not when a
     // write came in meanwhile: that one may not be on disk yet.
-    std::lock_guard<std::mutex> lock(sb_mu_);
     if (sb_writes_ == writes_before && sb_active_written_) {
         sb_active_ = 1 - sb_active_;
         rc = write_superblock_to(sb_active_, sb_.flags);

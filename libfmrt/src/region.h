@@ -60,14 +60,25 @@ public:
     // one with an intact identity was taken (repair rewrites both).
     bool salvaged() const { return salvaged_; }
     int fd() const { return fd_; }
+    // The address space the calling thread's last open tried to reserve.
+    static uint64_t last_reservation();
     // The superblock copy (0 or 1) that failed its check at open while the
     // other one was used, or -1; what was wrong with it.
-    int damaged_copy() const { return sb_damaged_; }
+    int damaged_copy() const {
+        std::lock_guard<std::mutex> lock(sb_mu_);
+        return sb_damaged_;
+    }
     const std::string &damaged_copy_reason() const { return sb_damage_; }
     // Writes the superblock to both copies (repair of a damaged copy).
     int rewrite_both_superblocks();
     const std::string &path() const { return path_; }
+    // The superblock in force.  superblock() is for a region no other
+    // thread uses yet (open, verify_path, repair); a shared one takes a copy.
     const Superblock &superblock() const { return sb_; }
+    Superblock superblock_snapshot() const {
+        std::lock_guard<std::mutex> lock(sb_mu_);
+        return sb_;
+    }
 
     void *ptr(uint64_t off) const { return base_ + off; }
     uint64_t offset(const void *p) const {
@@ -133,7 +144,7 @@ private:
     std::atomic<uint64_t> file_size_{0};
     std::atomic<uint64_t> heap_end_{0};
     Superblock sb_{};
-    std::mutex sb_mu_;  // serialises superblock writes
+    mutable std::mutex sb_mu_;  // serialises superblock writes (and guards sb_ for readers)
     // Superblock copies (under sb_mu_).  Every write between two syncs goes
     // to copy sb_active_, so the other one keeps the state of the last sync
     // that a power cut cannot tear; a sync after which that copy was written
@@ -144,6 +155,9 @@ private:
     // A copy that failed its check when the file was opened (-1: none) and why.
     int sb_damaged_ = -1;
     std::string sb_damage_;
+    // Whether this process has fsynced the file before its first superblock
+    // write: the copy it then overwrites may be the only one on disk.
+    bool sb_flushed_ = false;
 };
 
 }  // namespace fmrt

@@ -2,6 +2,7 @@
 #include "runtime.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -91,7 +92,7 @@ int Runtime::open_impl(fmrt_runtime **out, const char *path, const fmrt_options 
         os::clear_address_space_short();
         const int rc = open_once(out, path, opts, repair, repairs, rebuild_catalog, cap);
         if (rc != FMRT_ENOMEM || explicit_max || !os::address_space_short()) return rc;
-        cap = cap == 0 ? kDefaultMaxSize / 2 : cap / 2;
+        cap = Region::last_reservation() / 2;  // half of what was tried
         if (cap < kMinReserve) return rc;
         if (repairs != nullptr) *repairs = repairs_before;
     }
@@ -270,8 +271,9 @@ int Runtime::copy_to(const char *dst) {
     });
     if (!copied) return fail(FMRT_EIO, "%s: %s", dst, err.c_str());
     if (!out.publish(&err)) {
-        // Another process may have taken the name meanwhile.
-        if (::lstat(dst, &st) == 0) return fail(FMRT_EEXISTS, "%s appeared while the copy was made", dst);
+        if (out.name_taken()) return fail(FMRT_EEXISTS, "%s appeared while the copy was made", dst);
+        // Named, but the directory could not be synced: not a durable copy.
+        if (out.published()) ::unlink(dst);
         return fail(FMRT_EIO, "%s: %s", dst, err.c_str());
     }
     return FMRT_OK;
@@ -282,13 +284,13 @@ int Runtime::verify(fmrt_report *out) {
     VerifyResult res;
     HeapImage img;
     img.base = region_->base();
-    img.sb = region_->superblock();
+    img.sb = region_->superblock_snapshot();
     VerifyOptions opts;
     opts.live = true;
     catalog_->with_lock([&] {
         heap_->with_all_locks([&](uint64_t free_span_bytes, uint64_t small_used) {
             img.file_size = region_->file_size();
-            img.sb = region_->superblock();
+            img.sb = region_->superblock_snapshot();
             verify_image(img, opts, &rep, &res);
             // The RAM indexes must agree with the walk (after joining free
             // neighbours, which the walk does too).
@@ -516,7 +518,7 @@ int Runtime::stats(fmrt_stats *out) {
     s.class_size[kNumClasses] = 0;
     s.class_live[kNumClasses] = c.live_large;
     s.class_bytes[kNumClasses] = c.large_bytes;
-    const Superblock &sb = region_->superblock();
+    const Superblock sb = region_->superblock_snapshot();
     s.catalog_entries = catalog_->count();
     s.transient_allocations = heap_->transient_count();
     s.reclaimed_at_open = reclaimed_at_open_;

@@ -53,7 +53,7 @@ struct ThreadCaches {
 
 thread_local ThreadCaches t_caches;
 
-// Slots a bin may hold: about 64 KiB of objects, between 2 and 128 slots.
+// Slots a bin may hold: about 64 KiB of objects, between 2 and kMaxTake slots.
 uint32_t bin_capacity(uint32_t cls) {
     uint32_t n = static_cast<uint32_t>((64 * 1024) / run_layout(cls).slot_size);
     return std::clamp<uint32_t>(n, 2, kMaxTake);

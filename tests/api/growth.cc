@@ -66,7 +66,13 @@ TEST_F(Growth, AnAddressSpaceLimitShrinksTheDefaultReservationButNotAnExplicitOn
     GTEST_SKIP() << "AddressSanitizer needs more address space than the limit leaves";
 #endif
     if (on_valgrind()) GTEST_SKIP() << "valgrind has its own address-space limits";
-    const std::string path = heap(), other = dir_.file("explicit");
+    const std::string path = heap(), other = dir_.file("explicit"), stored = dir_.file("stored");
+    {
+        fmrt_runtime *rt = nullptr;
+        fmrt_options o = make_options(0, 24 * GiB);
+        ASSERT_FMRT_OK(fmrt_runtime_open(&rt, stored.c_str(), &o));
+        ASSERT_FMRT_OK(fmrt_runtime_close(rt));
+    }
     ChildStatus st = run_in_child([&] {
         struct rlimit lim = {16 * GiB, 16 * GiB};
         if (setrlimit(RLIMIT_AS, &lim) != 0) return child_fail(20, "setrlimit");
@@ -90,6 +96,12 @@ TEST_F(Growth, AnAddressSpaceLimitShrinksTheDefaultReservationButNotAnExplicitOn
         // An explicit max_size is reserved as asked or refused.
         fmrt_options big = make_options(0, 64 * GiB);
         if (fmrt_runtime_open(&rt, other.c_str(), &big) != FMRT_ENOMEM) return child_fail(27, "explicit 64 GiB opened");
+        // A file that stores 24 GiB: the open tries that, then half of it.
+        if (fmrt_runtime_open(&rt, stored.c_str(), &o) != FMRT_OK) return child_fail(28, fmrt_error_message());
+        if (stats_of(rt).reserved_bytes != 12 * GiB) {
+            return child_fail(29, "reserved " + std::to_string(stats_of(rt).reserved_bytes) + " of a 24 GiB file");
+        }
+        if (fmrt_runtime_close(rt) != FMRT_OK) return child_fail(30, fmrt_error_message());
         return 0;
     });
     ASSERT_TRUE(ExitedWith(st, 0));

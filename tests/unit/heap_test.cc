@@ -431,6 +431,31 @@ TEST_F(HeapTest, LoadFixesClearTheTransientBitOfAFreeSlot) {
     EXPECT_EQ(classify(region_->ptr(off)), 0);
 }
 
+// The same crash state, and the slot taken before the load fixes ran (a
+// repair's catalog rebuild allocates that early): taking the slot clears
+// the stale bit itself.
+TEST_F(HeapTest, TakingASlotClearsATransientBitLeftOnIt) {
+    open();
+    std::vector<void *> s = take(0, 4);
+    give_back(0, {s[3]});
+    const uint64_t off = region_->offset(s[3]);
+    const uint64_t data = kHeapStart + fmrt::run_layout(0).data_offset;
+    const uint64_t idx = (off - data) / fmrt::run_layout(0).slot_size;
+    auto *hdr = static_cast<fmrt::RunHeader *>(region_->ptr(kHeapStart));
+    *hdr->transient_word(idx >> 6) |= uint64_t{1} << (idx & 63);
+    close();
+
+    open(0, 0, false);  // no apply_load_fixes()
+    std::vector<void *> again = take(0, 1);
+    ASSERT_EQ(region_->offset(again[0]), off);
+    hdr = static_cast<fmrt::RunHeader *>(region_->ptr(kHeapStart));
+    EXPECT_EQ((*hdr->transient_word(idx >> 6) >> (idx & 63)) & 1, 0u);
+    bool transient = true;
+    uint64_t span = 0;
+    EXPECT_EQ(heap_->classify(again[0], &span, true, &transient), 0);
+    EXPECT_FALSE(transient);
+}
+
 TEST_F(HeapTest, LoadRefusesARunWhosePagesDoNotMatchItsClass) {
     open();
     take(0, 1);
