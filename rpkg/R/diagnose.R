@@ -18,7 +18,11 @@
 #'
 #' @param runtime A runtime, or `NULL` for the default one.
 #' @return An object of class `fmalloc_diagnosis`: a list with `runtime`,
-#'   `catalog`, `stats`, `verify` and `extents`.
+#'   `catalog`, `stats`, `verify` and `extents`. `verify` holds libfmrt's
+#'   verify report: problem counts and texts, block counts, and
+#'   `superblock_damaged`, one logical per superblock copy (`TRUE`: that copy
+#'   fails its check while the other is in use, a power cut's trace that
+#'   `fmrt repair` fixes; the print method says so).
 #' @examples
 #' f <- tempfile(fileext = ".heap")
 #' rt <- open_fmalloc(f)
@@ -73,6 +77,10 @@ print.fmalloc_diagnosis <- function(x, ...) {
     for (i in seq_along(v$problem_text)) {
       cat(sprintf("    at offset %.0f: %s\n", v$problem_offsets[i], v$problem_text[i]))
     }
+  }
+  if (sum(v$superblock_damaged) == 1) {
+    bad <- which(v$superblock_damaged) - 1
+    cat(sprintf("  superblock copy %d fails its check; copy %d is in use (fmrt repair rewrites it)\n", bad, 1 - bad))
   }
   if (v$unreachable_allocations > 0) {
     cat(sprintf("  %.0f allocations (%s) are named by no entry (fmrt repair --reclaim frees them)\n",

@@ -71,6 +71,8 @@ SEXP rfm_verify_(SEXP robj) {
             Rcpp::Named("catalog_entries") = d(r.catalog_entries), Rcpp::Named("damaged_records") = d(r.damaged_records),
             Rcpp::Named("unreachable_allocations") = d(r.unreachable_allocations),
             Rcpp::Named("unreachable_bytes") = d(r.unreachable_bytes),
+            Rcpp::Named("superblock_damaged") =
+                Rcpp::LogicalVector::create((r.superblock_damaged & 1) != 0, (r.superblock_damaged & 2) != 0),
             Rcpp::Named("problem_offsets") = where, Rcpp::Named("problem_text") = what));
     });
 }

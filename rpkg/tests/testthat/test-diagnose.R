@@ -62,3 +62,27 @@ test_that("diagnose_fmalloc_runtime of an empty, a read-only and a closed runtim
   expect_identical(d$catalog$name, "a")
   expect_match(capture.output(print(d))[2], "read-only")
 })
+
+test_that("diagnose_fmalloc_runtime names a superblock copy that fails its check", {
+  f <- local_heap_path()
+  rt <- open_fmalloc(f)
+  x <- save_fmalloc(c(1, 2, 3), "x", runtime = rt)
+  expect_identical(diagnose_fmalloc_runtime(rt)$verify$superblock_damaged, c(FALSE, FALSE))
+  cleanup_fmalloc(rt)
+  rm(x)
+  gc()
+  # Damage copy 1 (the page at offset 4096) inside its checksummed fields.
+  con <- file(f, "r+b")
+  seek(con, 4096 + 40, rw = "read")
+  b <- readBin(con, "raw", 1)
+  seek(con, 4096 + 40, rw = "write")
+  writeBin(xor(b, as.raw(0x10)), con)
+  close(con)
+  ro <- local_runtime(f, readonly = TRUE)  # a read-write open would rewrite it at once
+  d <- diagnose_fmalloc_runtime(ro)
+  expect_identical(d$verify$superblock_damaged, c(FALSE, TRUE))
+  expect_identical(d$verify$problems, 0)
+  out <- capture.output(print(d))
+  expect_true(any(grepl("superblock copy 1 fails its check; copy 0 is in use", out, fixed = TRUE)))
+  expect_identical(load_fmalloc("x", runtime = ro)[], c(1, 2, 3))
+})
