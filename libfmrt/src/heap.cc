@@ -162,10 +162,8 @@ int Heap::load() {
             auto pc = pending_clears_.find(r->hdr->alloc_word(w));
             if (pc != pending_clears_.end()) a &= ~pc->second;
             // A transient bit without its allocated bit is a crash between
-            // the two stores of a transient allocation: nothing to reclaim,
-            // but the bit must go before the slot is handed out again, or
-            // the next owner's durable allocation would look transient.
-            if (t & ~a) pending_transient_clears_.emplace_back(r->hdr->transient_word(w), t & ~a);
+            // the two stores of a transient allocation: nothing to reclaim
+            // (take_slots clears the bit when it hands the slot out again).
             if (t & a) {
                 has_transient = true;
                 const uint32_t n = static_cast<uint32_t>(__builtin_popcountll(t & a));
@@ -190,8 +188,6 @@ void Heap::apply_load_fixes() {
         store_word(pc.first + 1, load_word(pc.first + 1) & ~pc.second);
     }
     pending_clears_.clear();
-    for (auto &tc : pending_transient_clears_) store_word(tc.first, load_word(tc.first) & ~tc.second);
-    pending_transient_clears_.clear();
     for (uint64_t off : pending_block_frees_) pages_.free(off);
     pending_block_frees_.clear();
 }

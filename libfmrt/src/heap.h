@@ -238,8 +238,6 @@ private:
     // Found by load() for apply_load_fixes(): bits of slots the previous
     // process's caches held (allocated word, bit), and the cache blocks.
     std::unordered_map<uint64_t *, uint64_t> pending_clears_;
-    // Transient bits of free slots (transient word, bits), cleared by apply_load_fixes().
-    std::vector<std::pair<uint64_t *, uint64_t>> pending_transient_clears_;
     std::vector<uint64_t> pending_block_frees_;
 };
 
