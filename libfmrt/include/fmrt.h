@@ -142,7 +142,12 @@ typedef struct fmrt_options {
  *   FMRT_EBUSY     another handle (in this or another process) holds the file
  *                  read-write, or holds it read-only and we want to write;
  *   FMRT_EFORMAT   the file is not a libfmrt heap (empty, truncated, foreign,
- *                  damaged header); it is left byte-for-byte unchanged;
+ *                  damaged header), or (read-write) it was not closed
+ *                  cleanly and fails verification, as a power cut between
+ *                  syncs can leave it: fmrt_repair_path makes it usable.
+ *                  The file is left byte-for-byte unchanged.  (A read-write
+ *                  open of a file not closed cleanly verifies it first,
+ *                  which takes time in proportion to its allocations.)
  *   FMRT_EVERSION  the file's format version or byte order is not ours;
  *   FMRT_ENOMEM    the initial size does not fit the disk or max_size;
  *   FMRT_EIO       an operating-system call failed.

@@ -407,30 +407,27 @@ int Catalog::rebuild(const std::vector<uint64_t> &records) {
     table_ = nullptr;
     table_off_ = 0;
     free_slots_.clear();
+    // What the load found to make durable or to empty belongs to the table
+    // this one replaces.
+    pending_durable_.clear();
+    pending_clear_.clear();
     by_hash_.clear();
     by_name_.clear();
+    // As in load, a record may not name catalog storage.  A record naming
+    // the place of any record found is left out before the newest of each
+    // name is chosen, so an older valid record of that name can stand in
+    // (after a power cut a page may hold a record from before a slot was
+    // reused).  The new table cannot be at a place a kept record names,
+    // since every such place is live.
+    const std::unordered_set<uint64_t> storage(records.begin(), records.end());
     std::map<std::string, const CatalogRecord *> newest;
     for (uint64_t off : records) {
         const CatalogRecord *r = record_at(off);
+        next_seq_ = std::max(next_seq_, r->seq + 1);
+        if (r->alloc_offset != 0 && storage.count(r->alloc_offset)) continue;
         std::string name(reinterpret_cast<const char *>(r + 1), r->name_len);
         auto it = newest.find(name);
         if (it == newest.end() || it->second->seq < r->seq) newest[name] = r;
-        next_seq_ = std::max(next_seq_, r->seq + 1);
-    }
-    // As in load: a record may not name catalog storage.  The rebuilt table
-    // will hold exactly the records kept here, so one naming another of them
-    // (or itself) is left out, as load would drop it; the new table cannot be
-    // at a place a kept record names, since every such place is live.
-    {
-        std::unordered_set<uint64_t> storage;
-        for (auto &kv : newest) storage.insert(region_.offset(kv.second));
-        for (auto it = newest.begin(); it != newest.end();) {
-            if (it->second->alloc_offset != 0 && storage.count(it->second->alloc_offset)) {
-                it = newest.erase(it);
-            } else {
-                ++it;
-            }
-        }
     }
     for (auto &kv : newest) {
         uint64_t slot = 0;

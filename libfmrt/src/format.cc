@@ -89,6 +89,8 @@ bool cache_block_entries(const uint8_t *block, uint64_t pages, std::vector<uint6
     return true;
 }
 
+uint64_t freed_slot_key(const uint8_t *uuid) { return XXH3_64bits(uuid, 16) | 1; }
+
 uint64_t record_checksum(const CatalogRecord *r) {
     const auto *start = reinterpret_cast<const uint8_t *>(r) + 16;
     return XXH3_64bits(start, record_bytes(r->name_len, r->meta_len) - 16);

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace fmrt {
@@ -193,6 +194,18 @@ struct CacheBlock {
 // `block`) lists as free, for load and verify; false when the block does not
 // describe itself consistently (then nothing from it is trusted).
 bool cache_block_entries(const uint8_t *block, uint64_t pages, std::vector<uint64_t> *out);
+
+// The word a free small slot carries at byte 8 (derived from the file's
+// UUID, never 0).  A listed slot is taken as cached only when it carries
+// it: a power cut may leave a block's count and its stack entries from
+// different moments, and a stale entry then names a slot handed out since,
+// which a handed-out slot's cleared word tells apart.
+uint64_t freed_slot_key(const uint8_t *uuid);
+inline bool slot_carries_key(const uint8_t *slot, uint64_t key) {
+    uint64_t w;
+    std::memcpy(&w, slot + 8, sizeof w);
+    return w == key;
+}
 
 // ---- Catalog -------------------------------------------------------------
 // The superblock's catalog_root is the offset of a slot table allocation; a

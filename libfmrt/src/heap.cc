@@ -12,8 +12,6 @@ namespace {
 
 std::atomic<uint64_t> g_next_heap_id{1};
 
-uint64_t key_from_uuid(const uint8_t *uuid) { return XXH3_64bits(uuid, 16) | 1; }
-
 inline uint64_t load_word(const uint64_t *w) { return __atomic_load_n(w, __ATOMIC_RELAXED); }
 inline void store_word(uint64_t *w, uint64_t v) { __atomic_store_n(w, v, __ATOMIC_RELAXED); }
 
@@ -37,7 +35,7 @@ inline uint64_t pages_for(size_t size) {
 Heap::Heap(Region &region)
     : region_(region), base_addr_(reinterpret_cast<uintptr_t>(region.base())),
       span_bytes_(region.reserved() - kHeapStart), pages_(region), id_(g_next_heap_id.fetch_add(1)),
-      freed_key_(key_from_uuid(region.superblock().uuid)) {}
+      freed_key_(freed_slot_key(region.superblock().uuid)) {}
 
 Heap::~Heap() {
     os::unmap(map_, map_bytes_);
@@ -144,6 +142,9 @@ int Heap::load() {
                 if (off < r->data_off) continue;
                 const uint64_t d = off - r->data_off, idx = (d * r->div_magic) >> 40;
                 if (idx >= r->slots || idx * r->slot_size != d) continue;
+                // A slot handed out since it was listed (a stale entry) does
+                // not carry the key: it stays allocated.
+                if (!slot_carries_key(static_cast<const uint8_t *>(region_.ptr(off)), freed_key_)) continue;
                 const uint64_t bit = uint64_t{1} << (idx & 63);
                 uint64_t *aw = r->hdr->alloc_word(idx >> 6);
                 uint64_t &clear = pending_clears_[aw];
@@ -460,6 +461,10 @@ void Heap::free_large(uint64_t span_off) {
     live_large_.fetch_sub(1, std::memory_order_relaxed);
     large_bytes_.fetch_sub(usable, std::memory_order_relaxed);
     large_span_bytes_.fetch_sub(usable + kPageSize, std::memory_order_relaxed);
+    // Freed data carries the key as a freed slot does: a record left in it
+    // no longer checks, so a repair after a power cut never takes what it
+    // reads there for a catalog record of the moment.
+    mark_freed(region_.ptr(span_off + kPageSize), freed_key_);
     pages_.free(span_off);
 }
 

@@ -159,13 +159,18 @@ int Runtime::open_once(fmrt_runtime **out, const char *path, const fmrt_options 
                                scan.problems.front().second == "catalog table damaged";
     if (repair && (table_damaged || rebuild_catalog)) {
         // Records are self-describing: find the valid ones and index them anew.
-        std::vector<uint64_t> found;
+        // A transient record counts when the loaded table commits it (its
+        // flag is a crash state the open would clear).
+        std::vector<uint64_t> found, committed;
+        rt->catalog_->referenced(&committed);
+        std::sort(committed.begin(), committed.end());
         const CatalogHeap &ch = *rt->catalog_heap_;
         rt->heap_->for_each_allocation([&](uint64_t off, uint64_t usable, bool transient) {
             const auto *r = static_cast<const CatalogRecord *>(rt->region_->ptr(off));
             uint64_t u = 0;
             bool tr = false;
-            if (!transient && usable >= kRecordHeaderBytes && r->magic == kRecordMagic && record_valid(r, usable)) {
+            if ((!transient || std::binary_search(committed.begin(), committed.end(), off)) &&
+                usable >= kRecordHeaderBytes && r->magic == kRecordMagic && record_valid(r, usable)) {
                 if (r->alloc_offset == 0
                         ? r->size == 0
                         : (r->alloc_offset < rt->region_->file_size() &&
@@ -176,6 +181,25 @@ int Runtime::open_once(fmrt_runtime **out, const char *path, const fmrt_options 
         });
         if ((rc = rt->catalog_->rebuild(found)) != FMRT_OK) return abandon(rc);
         if (repairs) *repairs += 1 + found.size();
+    }
+    if (!readonly && !repair && rt->region_->opened_dirty()) {
+        // Not closed cleanly.  After a kill the file is always consistent
+        // (docs/format.md), but after a power cut between syncs it can hold
+        // pages of different moments, which the load may take at face value
+        // (a stale header over live spans, a table missing entries).  Writing
+        // to such a file could destroy what repair would recover, so the
+        // whole file is checked first and refused if it has problems.
+        fmrt_report rep = FMRT_REPORT_INIT;
+        VerifyResult res;
+        HeapImage img{rt->region_->base(), rt->region_->file_size(), rt->region_->superblock()};
+        verify_image(img, VerifyOptions{}, &rep, &res);
+        if (rep.problems != 0) {
+            return abandon(fail(FMRT_EFORMAT,
+                                "%s was not closed cleanly and fails verification (%llu problems; first at offset "
+                                "%llu: %s): run fmrt repair",
+                                path, static_cast<unsigned long long>(rep.problems),
+                                static_cast<unsigned long long>(rep.first[0].offset), rep.first[0].what));
+        }
     }
     if (!readonly) {
         rt->heap_->apply_load_fixes();
@@ -336,7 +360,8 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
     fmrt_report rep = FMRT_REPORT_INIT;
     VerifyResult res;
     std::vector<uint64_t> dropped;  // records whose slots repair empties
-    bool rebuild_catalog = false;   // a salvaged superblock named no valid table
+    bool rebuild_catalog = false;   // a salvaged superblock named no valid table, or records no slot names
+    uint64_t old_table = 0;         // a valid table the rebuild replaces
     {
         RegionParams p;
         p.path = path;
@@ -363,6 +388,12 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
         }
         verify_image(img, VerifyOptions{}, &rep, &res);
         note_superblock_copies(*region, &rep);
+        if (res.orphan_records != 0) {
+            // The table lost entries (a power cut): index every valid record
+            // anew; the old table is given back below.
+            rebuild_catalog = true;
+            old_table = img.sb.catalog_root;
+        }
         if (region->salvaged()) rep.repairs++;
         if (flags & FMRT_REPAIR_RECLAIM) rep.repairs += res.unreachable.size();
         if (apply) {
@@ -409,6 +440,7 @@ int Runtime::repair_path(fmrt_report *out, const char *path, unsigned flags) {
         detach_thread_caches(*rt->heap_);
         // The storage of dropped records is catalog storage: free it, unless
         // something the catalog keeps is at the same place.
+        if (old_table != 0) dropped.push_back(old_table);
         std::sort(dropped.begin(), dropped.end());
         dropped.erase(std::unique(dropped.begin(), dropped.end()), dropped.end());
         for (uint64_t off : dropped) {
@@ -560,7 +592,14 @@ int Runtime::free_slow(void *p) {
         if (__builtin_expect(maybe_transient, 0)) {
             bool t = false;
             heap_->classify(p, &span, true, &t);
-            if (t) heap_->set_transient(p, cls, span, false);
+            // The key first: a record being freed must stop checking before
+            // it stops being transient, or a kill in between would leave a
+            // durable record no slot names (which verify takes for a table
+            // a power cut tore).
+            if (t) {
+                mark_freed(p, heap_->freed_key());
+                heap_->set_transient(p, cls, span, false);
+            }
         }
         ThreadCache *tc = thread_cache(*heap_);
         if (__builtin_expect(tc != nullptr, 1)) {

@@ -48,11 +48,13 @@ public:
         Bin &b = bins_[cls];
         uint32_t n = b.n;
         if (__builtin_expect(n >= b.cap, 0)) n = spill(cls, b.cap / 2);
-        // Entry first, then the count: a kill in between only leaks p.
+        // The key, the entry, then the count: a kill before the count only
+        // leaks p, and every slot the count covers carries the key (the
+        // next open frees only listed slots that do).
+        mark_freed(p, key_);
         b.stack[n] = static_cast<uint64_t>(static_cast<uint8_t *>(p) - base_);
         b.n = n + 1;
         __atomic_store_n(b.count, n + 1, __ATOMIC_RELEASE);
-        mark_freed(p, key_);
     }
 
     // Returns every cached slot to the heap and gives the block back.

@@ -21,15 +21,22 @@ constexpr int kResyncChain = 4;
 struct Allocation {
     uint64_t usable;
     bool transient;
+    // A slot whose bit is set but which carries the freed key: given back
+    // but not yet cleared (a kill between the two stores of a free), or a
+    // power cut that kept the slot's page from before it was handed out.
+    // The runtime takes it for free, so nothing may name it; it is a leak.
+    bool keyed = false;
 };
 
 class Walker {
 public:
     Walker(const HeapImage &img, const VerifyOptions &opts, fmrt_report *rep, VerifyResult *res)
-        : img_(img), opts_(opts), rep_(rep), res_(res) {}
+        : img_(img), opts_(opts), rep_(rep), res_(res), key_(freed_slot_key(img.sb.uuid)) {}
 
     void run() {
         const uint64_t end = heap_end();
+        collect_anchors();
+        if (meets_damage(end)) scan_anchors(end);
         collect_cached(end);
         walk(end);
         check_catalog();
@@ -44,7 +51,114 @@ private:
     }
 
     bool header(uint64_t off, uint64_t end, SpanHeader *h) const {
-        return off + 8 <= end && decode_span(off, word(off), h) && uint64_t{h->pages} <= (end - off) / kPageSize;
+        return off + 8 <= end && decode_span(off, word(off), h) && uint64_t{h->pages} <= (end - off) / kPageSize &&
+               !contradicted(off, *h);
+    }
+
+    // ---- Anchors ----
+    // Between two syncs the kernel may write back any subset of the dirty
+    // pages, so after a power cut a header the walk meets can be one left
+    // over from an earlier layout (a stale word in a free span, or in an
+    // allocation that did not overwrite it).  Such a header would carry the
+    // walk over spans that are still live.  What a valid catalog table names
+    // (the table, its records and their allocations) was live at some moment
+    // from the last sync on, and a span that is live over that whole time
+    // never moves: a header whose span holds one of these offsets where it
+    // could not hold an allocation is not believed, and a header that holds
+    // one where it could is a resynchronisation point on its own.
+
+    // The tables both superblock copies name (when they check and belong to
+    // this file): the one in force and the one of the other sync epoch.
+    void collect_anchors() {
+        add_table_anchors(img_.sb.catalog_root);
+        for (int copy = 0; copy < 2; ++copy) {
+            const uint64_t at = uint64_t(copy) * kPageSize;
+            if (at + sizeof(Superblock) > img_.file_size) continue;
+            Superblock sb;
+            std::memcpy(&sb, img_.base + at, sizeof sb);
+            if (std::memcmp(sb.magic, img_.sb.magic, sizeof sb.magic) != 0 || sb.checksum != superblock_checksum(sb) ||
+                std::memcmp(sb.uuid, img_.sb.uuid, sizeof sb.uuid) != 0) {
+                continue;
+            }
+            add_table_anchors(sb.catalog_root);
+        }
+        std::sort(anchors_.begin(), anchors_.end());
+        anchors_.erase(std::unique(anchors_.begin(), anchors_.end()), anchors_.end());
+    }
+
+    // Whether a walk of the heap meets a header it cannot use.
+    bool meets_damage(uint64_t end) const {
+        for (uint64_t off = kHeapStart; off < end;) {
+            SpanHeader h;
+            if (!header(off, end, &h)) return !free_past_end(off, end);
+            off += uint64_t{h.pages} * kPageSize;
+        }
+        return false;
+    }
+
+    // A damaged heap (a power cut between syncs) may name no valid table:
+    // then every valid table and record found in the heap is an anchor.  A
+    // freed slot or large block carries the freed key where a record keeps
+    // its checksum and a table its capacity, and a slot handed out has that
+    // word cleared, so what still checks was live when its page was written
+    // (from the last sync on, as the pages of a power cut are).
+    void scan_anchors(uint64_t end) {
+        for (uint64_t off = kHeapStart; off + kRecordHeaderBytes <= end; off += 16) {
+            const uint64_t w = word(off);
+            if (w == kTableMagic) {
+                add_table_anchors(off);
+            } else if (w == kRecordMagic) {
+                add_record_anchors(off);
+            }
+        }
+        std::sort(anchors_.begin(), anchors_.end());
+        anchors_.erase(std::unique(anchors_.begin(), anchors_.end()), anchors_.end());
+    }
+
+    void add_record_anchors(uint64_t off) {
+        const uint64_t size = img_.file_size;
+        if (off < kHeapStart || off % 8 != 0 || size < kRecordHeaderBytes || off > size - kRecordHeaderBytes) return;
+        const auto *r = reinterpret_cast<const CatalogRecord *>(img_.base + off);
+        if (!record_valid(r, size - off)) return;
+        anchors_.push_back(off);
+        if (r->alloc_offset >= kHeapStart && r->alloc_offset < size) anchors_.push_back(r->alloc_offset);
+    }
+
+    void add_table_anchors(uint64_t root) {
+        const uint64_t size = img_.file_size;
+        if (root < kHeapStart || root % 8 != 0 || size < kTableHeaderBytes || root > size - kTableHeaderBytes) return;
+        const auto *t = reinterpret_cast<const CatalogTable *>(img_.base + root);
+        if (t->magic != kTableMagic || t->check != table_check(t) || t->capacity > (size - root - kTableHeaderBytes) / 8) {
+            return;
+        }
+        anchors_.push_back(root);
+        for (uint64_t s = 0; s < t->capacity; ++s) add_record_anchors(word(root + kTableHeaderBytes + 8 * s));
+    }
+
+    // Whether the span `h` at `off` could hold an allocation starting at `a`.
+    static bool holds(uint64_t off, const SpanHeader &h, uint64_t a) {
+        if (h.kind == SpanKind::kLarge) return a == off + kPageSize;
+        if (h.kind != SpanKind::kRun) return false;
+        const RunLayout &l = run_layout(h.size_class);
+        if (h.pages != l.pages || a < off + l.data_offset) return false;
+        const uint64_t d = a - off - l.data_offset;
+        return d % l.slot_size == 0 && d / l.slot_size < l.slots;
+    }
+
+    // True when an anchor lies in the span where it could not be.
+    bool contradicted(uint64_t off, const SpanHeader &h) const {
+        const uint64_t end = off + uint64_t{h.pages} * kPageSize;
+        for (auto it = std::lower_bound(anchors_.begin(), anchors_.end(), off); it != anchors_.end() && *it < end; ++it) {
+            if (!holds(off, h, *it)) return true;
+        }
+        return false;
+    }
+
+    // True when an anchor lies in the span where it could be.
+    bool anchored(uint64_t off, const SpanHeader &h) const {
+        const uint64_t end = off + uint64_t{h.pages} * kPageSize;
+        auto it = std::lower_bound(anchors_.begin(), anchors_.end(), off);
+        return it != anchors_.end() && *it < end && holds(off, h, *it);
     }
 
     void problem(uint64_t off, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5))) {
@@ -76,13 +190,31 @@ private:
             uint64_t at = q;
             int links = 0;
             SpanHeader h;
-            while (links < kResyncChain && at < end && header(at, end, &h)) {
-                at += uint64_t{h.pages} * kPageSize;
+            if (header(q, end, &h) && anchored(q, h)) return q;
+            while (links < kResyncChain && at < end) {
+                if (header(at, end, &h)) {
+                    at += uint64_t{h.pages} * kPageSize;
+                } else if (free_past_end(at, end)) {
+                    at = end;
+                } else {
+                    break;
+                }
                 ++links;
             }
             if (links > 0 && (links == kResyncChain || at == end)) return q;
         }
         return end;
+    }
+
+    // A free span whose header runs past `end`: the file grew, the growth
+    // was merged into the free tail, and the superblock in force is one
+    // written before (a power cut kept the older copy).  Its pages up to
+    // `end` are free all the same.
+    bool free_past_end(uint64_t off, uint64_t end) const {
+        SpanHeader h;
+        return off + 8 <= end && decode_span(off, word(off), &h) && h.kind == SpanKind::kFree &&
+               uint64_t{h.pages} > (end - off) / kPageSize &&
+               !contradicted(off, SpanHeader{SpanKind::kFree, 0, 0, static_cast<uint32_t>((end - off) / kPageSize)});
     }
 
     void add_free_header(uint64_t off, uint64_t pages) {
@@ -100,6 +232,7 @@ private:
     // the next open gives back).
     void collect_cached(uint64_t end) {
         std::vector<uint64_t> entries;
+        const uint64_t key = key_;
         for (uint64_t off = kHeapStart; off < end;) {
             SpanHeader h;
             if (!header(off, end, &h)) {
@@ -109,7 +242,12 @@ private:
             if (h.kind == SpanKind::kCache) {
                 entries.clear();
                 if (cache_block_entries(img_.base + off, h.pages, &entries)) {
-                    cached_.insert(entries.begin(), entries.end());
+                    // As the open does: only a slot carrying the freed key.
+                    for (uint64_t e : entries) {
+                        if (e >= kHeapStart && e <= img_.file_size - 16 && slot_carries_key(img_.base + e, key)) {
+                            cached_.insert(e);
+                        }
+                    }
                 } else {
                     bad_cache_blocks_.insert(off);
                 }
@@ -129,7 +267,12 @@ private:
         };
         while (off < end) {
             SpanHeader h;
-            if (!header(off, end, &h)) {
+            if (!header(off, end, &h) && free_past_end(off, end)) {
+                problem(off, FMRT_EFORMAT, "free span at %llu runs past the heap end", ull(off));
+                add_free_header(off, (end - off) / kPageSize);
+                h = SpanHeader{SpanKind::kFree, 0, 0, static_cast<uint32_t>((end - off) / kPageSize)};
+                // (fall through as the free span it now is)
+            } else if (!header(off, end, &h)) {
                 SpanHeader raw;
                 bool decodes = decode_span(off, word(off), &raw);
                 uint64_t next = resync(off + kPageSize, end);
@@ -212,7 +355,8 @@ private:
                     continue;
                 }
                 const bool tr = (t >> b) & 1;
-                allocs_[slot_off] = Allocation{l.slot_size, tr};
+                const bool keyed = slot_off <= img_.file_size - 16 && slot_carries_key(img_.base + slot_off, key_);
+                allocs_[slot_off] = Allocation{l.slot_size, tr, keyed};
                 rep_->small_allocations++;
                 rep_->small_bytes += l.slot_size;
                 if (tr) {
@@ -256,9 +400,10 @@ private:
         }
     }
 
+    // A live allocation at `off` as the runtime sees one (not keyed).
     const Allocation *allocation(uint64_t off) const {
         auto it = allocs_.find(off);
-        return it == allocs_.end() ? nullptr : &it->second;
+        return it == allocs_.end() || it->second.keyed ? nullptr : &it->second;
     }
 
     void check_catalog() {
@@ -274,7 +419,7 @@ private:
             return;
         }
         reachable_.insert(root);
-        std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> names;  // name -> (seq, slot word)
+        auto &names = names_;  // name -> (seq, slot word)
         std::unordered_set<uint64_t> storage{root};  // the table and every slot's record
         for (uint64_t s = 0; s < t->capacity; ++s) storage.insert(word(root + kTableHeaderBytes + 8 * s));
         for (uint64_t s = 0; s < t->capacity; ++s) {
@@ -323,10 +468,40 @@ private:
     void count_reachability() {
         for (auto &kv : allocs_) {
             if (kv.second.transient || reachable_.count(kv.first)) continue;
+            if (!res_->table_damaged && orphan_record(kv.first, kv.second)) {
+                const auto *r = reinterpret_cast<const CatalogRecord *>(img_.base + kv.first);
+                problem(kv.first, FMRT_EFORMAT, "catalog record at %llu ('%.40s') is in no catalog slot",
+                        ull(kv.first), reinterpret_cast<const char *>(r + 1));
+                res_->orphan_records++;
+            }
             rep_->unreachable_allocations++;
             rep_->unreachable_bytes += kv.second.usable;
             res_->unreachable.push_back(kv.first);
         }
+    }
+
+    // A durable, valid record naming a live allocation, whose name no slot
+    // names.  Put, replace, remove and rename make a record transient before
+    // any slot lets go of it, so a kill never leaves one; a power cut
+    // between syncs can, with a table page older than the record's (an
+    // entry made since the sync, or one the table lost to a torn page).
+    // Repair then rebuilds the catalog from the records (the newest of a
+    // name wins).  An older record of a name the catalog holds is garbage,
+    // counted unreachable like any leak.
+    bool orphan_record(uint64_t off, const Allocation &a) const {
+        if (a.keyed || a.usable < kRecordHeaderBytes) return false;
+        const auto *r = reinterpret_cast<const CatalogRecord *>(img_.base + off);
+        if (r->magic != kRecordMagic || !record_valid(r, a.usable)) return false;
+        if (names_.count(std::string(reinterpret_cast<const char *>(r + 1), r->name_len))) return false;
+        if (r->alloc_offset == 0) return r->size == 0;
+        const Allocation *named = allocation(r->alloc_offset);
+        if (named == nullptr || r->size > named->usable) return false;
+        // Naming catalog storage (a table or a record), it would be dropped
+        // by the rebuild as by a load.
+        if (r->alloc_offset == img_.sb.catalog_root) return false;
+        if (named->usable < kRecordHeaderBytes) return true;
+        const auto *n = reinterpret_cast<const CatalogRecord *>(img_.base + r->alloc_offset);
+        return !(n->magic == kRecordMagic && record_valid(n, named->usable)) && n->magic != kTableMagic;
     }
 
     static unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
@@ -335,10 +510,13 @@ private:
     const VerifyOptions &opts_;
     fmrt_report *rep_;
     VerifyResult *res_;
+    const uint64_t key_;  // the freed-slot key of this file
+    std::vector<uint64_t> anchors_;  // sorted; see collect_anchors
     std::map<uint64_t, Allocation> allocs_;
     std::unordered_set<uint64_t> cached_;            // slots thread caches list as free
     std::unordered_set<uint64_t> bad_cache_blocks_;
     std::unordered_set<uint64_t> reachable_;
+    std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> names_;  // the catalog's: name -> (seq, slot word)
 };
 
 }  // namespace
