@@ -19,7 +19,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -80,8 +82,51 @@ struct Result {
     double get_us = 0;      // per get of a random existing name
     double miss_us = 0;     // per get of a missing name
     double churn_us = 0;    // per remove + put pair
+    double ram_hash_us = 0; // the same churn on a RAM-only std::unordered_map
+    double ram_map_us = 0;  // ... and on a RAM-only std::map
     double iter_per_s = 0;  // entries per second
 };
+
+// The churn of one size: which name each step removes and which it puts.
+struct ChurnPlan {
+    std::vector<std::string> fresh;
+    std::vector<uint32_t> victim;
+    ChurnPlan(uint64_t n, uint64_t churn) : fresh(churn), victim(churn) {
+        for (uint64_t k = 0; k < churn; ++k) {
+            fresh[k] = make_name("churn", k);
+            victim[k] = static_cast<uint32_t>(mix64(k + 999) % n);
+        }
+    }
+};
+
+// Times the churn: remove(old name), then put(new name, index) per step,
+// with the same loop and the same names for the catalog and the RAM peers.
+template <class Remove, class Put>
+double time_churn(const std::vector<std::string> &names, const ChurnPlan &plan, Remove remove, Put put) {
+    std::vector<uint64_t> current(names.size());  // which name slot i holds: 0 original, k+1 fresh[k]
+    const double t0 = now_s();
+    for (uint64_t k = 0; k < plan.fresh.size(); ++k) {
+        const uint32_t v = plan.victim[k];
+        const std::string &old = current[v] == 0 ? names[v] : plan.fresh[current[v] - 1];
+        remove(old);
+        put(plan.fresh[k], v);
+        current[v] = k + 1;
+    }
+    return seconds_since(t0) * 1e6 / static_cast<double>(plan.fresh.size());
+}
+
+// The floor the memory hierarchy sets: the same churn on RAM-only maps that
+// start with the same names.
+template <class Map>
+double ram_churn(const std::vector<std::string> &names, const ChurnPlan &plan) {
+    Map m;
+    for (uint64_t i = 0; i < names.size(); ++i) m.emplace(names[i], i);
+    const double us = time_churn(names, plan, [&](const std::string &old) {
+        if (m.erase(old) != 1) die("RAM map lost %s", old.c_str());
+    }, [&](const std::string &name, uint32_t v) { m.emplace(name, v); });
+    if (m.size() != names.size()) die("RAM map has %zu names", m.size());
+    return us;
+}
 
 Result run_size(const std::string &dir, uint64_t n, uint64_t lookups, uint64_t churn) {
     Result res;
@@ -143,22 +188,14 @@ Result run_size(const std::string &dir, uint64_t n, uint64_t lookups, uint64_t c
     }
 
     // churn: remove a random name and put a new one, keeping the size
-    std::vector<std::string> fresh(churn);
-    std::vector<uint32_t> victim(churn);
-    for (uint64_t k = 0; k < churn; ++k) {
-        fresh[k] = make_name("churn", k);
-        victim[k] = static_cast<uint32_t>(mix64(k + 999) % n);
-    }
-    std::vector<uint64_t> current(n);  // which name slot i holds: 0 original, k+1 fresh[k]
-    t0 = now_s();
-    for (uint64_t k = 0; k < churn; ++k) {
-        const uint32_t v = victim[k];
-        const std::string &old = current[v] == 0 ? names[v] : fresh[current[v] - 1];
+    const ChurnPlan plan(n, churn);
+    res.churn_us = time_churn(names, plan, [&](const std::string &old) {
         if (fmrt_catalog_remove(rt, old.c_str(), 0) != FMRT_OK) die("remove %s", old.c_str());
-        if (fmrt_catalog_put(rt, fresh[k].c_str(), ptrs[v], 8, 2, nullptr, 0, 0) != FMRT_OK) die("put %s", fresh[k].c_str());
-        current[v] = k + 1;
-    }
-    res.churn_us = seconds_since(t0) * 1e6 / static_cast<double>(churn);
+    }, [&](const std::string &name, uint32_t v) {
+        if (fmrt_catalog_put(rt, name.c_str(), ptrs[v], 8, 2, nullptr, 0, 0) != FMRT_OK) die("put %s", name.c_str());
+    });
+    res.ram_hash_us = ram_churn<std::unordered_map<std::string, uint64_t>>(names, plan);
+    res.ram_map_us = ram_churn<std::map<std::string, uint64_t>>(names, plan);
 
     // iteration
     uint64_t seen = 0;
@@ -240,6 +277,10 @@ int main(int argc, char **argv) {
     for (const Result &r : results) std::printf(" %12.3f", r.miss_us);
     std::printf("\n%-34s", "remove + put churn (us/pair)");
     for (const Result &r : results) std::printf(" %12.3f", r.churn_us);
+    std::printf("\n%-34s", "  same churn, RAM unordered_map");
+    for (const Result &r : results) std::printf(" %12.3f", r.ram_hash_us);
+    std::printf("\n%-34s", "  same churn, RAM std::map");
+    for (const Result &r : results) std::printf(" %12.3f", r.ram_map_us);
     std::printf("\n%-34s", "iteration (M entries/s)");
     for (const Result &r : results) std::printf(" %12.2f", r.iter_per_s / 1e6);
     std::printf("\n\n");
@@ -251,8 +292,12 @@ int main(int argc, char **argv) {
         if (r.size == 100000) at = &r;
     std::printf("verdict: get of an existing name at %s names takes %.3f us; target 2 us: %s%s\n", human(at->size),
                 at->get_us, at->get_us <= 2.0 ? "MET" : "NOT MET", at->size == 100000 ? "" : " (not the 100k size)");
-    std::printf("scaling: churn at %s names costs %.2fx the churn at %s; put %.2fx\n", human(results.back().size),
-                results.back().churn_us / results.front().churn_us, human(results.front().size),
-                results.back().put_us / results.front().put_us);
+    const Result &lo = results.front(), &hi = results.back();
+    std::printf("scaling: churn at %s names costs %.2fx the churn at %s (%+.3f us); put %.2fx\n", human(hi.size),
+                hi.churn_us / lo.churn_us, human(lo.size), hi.churn_us - lo.churn_us, hi.put_us / lo.put_us);
+    std::printf("floor:   the same churn on RAM-only maps of the same names grows %.2fx (%+.3f us, "
+                "std::unordered_map) and %.2fx (%+.3f us, std::map)\n",
+                hi.ram_hash_us / lo.ram_hash_us, hi.ram_hash_us - lo.ram_hash_us, hi.ram_map_us / lo.ram_map_us,
+                hi.ram_map_us - lo.ram_map_us);
     return 0;
 }

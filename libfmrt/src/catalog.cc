@@ -87,15 +87,6 @@ void Catalog::fill(const CatalogRecord *r, CatalogEntry *out) const {
     out->created_unix_ns = r->created_unix_ns;
 }
 
-void Catalog::index_insert(std::string_view name, Slot s) {
-    auto it = by_name_.emplace(std::string(name), s).first;
-    by_hash_[std::string_view(it->first)] = it;
-}
-
-void Catalog::index_erase(Index::iterator it) {
-    by_hash_.erase(std::string_view(it->first));
-    by_name_.erase(it);
-}
 
 int Catalog::load(CatalogScan *scan, bool tolerate_damaged_table) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -145,54 +136,53 @@ int Catalog::load(CatalogScan *scan, bool tolerate_damaged_table) {
         }
         max_seq = std::max(max_seq, r->seq);
         std::string_view name(reinterpret_cast<const char *>(r + 1), r->name_len);
-        auto dup = by_hash_.find(name);
-        if (dup != by_hash_.end()) {
+        NameIndex::Entry *dup = index_.find(name);
+        if (dup != nullptr) {
             // A rename that replaced an entry was cut between its two slot
             // stores: the newer record wins, the older slot is emptied.
             ++scan->duplicates;
-            Slot &held = dup->second->second;
-            if (record_at(held.record)->seq < r->seq) {
-                pending_clear_.push_back(held.slot);
-                held = Slot{off, s};
+            if (record_at(dup->record)->seq < r->seq) {
+                pending_clear_.push_back(dup->slot);
+                dup->record = off;
+                dup->slot = s;
             } else {
                 pending_clear_.push_back(s);
                 continue;
             }
         } else {
-            index_insert(name, Slot{off, s});
+            index_.insert(name, off, s);
         }
     }
     // A record may not name catalog storage (the table or a record): removing
     // it with FMRT_REMOVE_FREE would free what the catalog stands on.
     {
         std::unordered_set<uint64_t> storage{root};
-        for (auto &kv : by_name_) storage.insert(kv.second.record);
-        for (auto it = by_name_.begin(); it != by_name_.end();) {
-            const CatalogRecord *r = record_at(it->second.record);
+        index_.for_each([&](const NameIndex::Entry *e) { storage.insert(e->record); });
+        std::vector<NameIndex::Entry *> dead;
+        index_.for_each([&](NameIndex::Entry *e) {
+            const CatalogRecord *r = record_at(e->record);
             if (r->alloc_offset != 0 && storage.count(r->alloc_offset)) {
                 ++scan->damaged;
-                scan->problems.emplace_back(it->second.record, "catalog record names catalog storage");
-                auto dead = it++;
-                index_erase(dead);
-            } else {
-                ++it;
+                scan->problems.emplace_back(e->record, "catalog record names catalog storage");
+                dead.push_back(e);
             }
-        }
+        });
+        for (NameIndex::Entry *e : dead) index_.erase(e);
     }
-    for (auto &kv : by_name_) {
-        const CatalogRecord *r = record_at(kv.second.record);
+    index_.for_each([&](const NameIndex::Entry *e) {
+        const CatalogRecord *r = record_at(e->record);
         uint64_t u;
         bool tr = false;
         heap_.live(r, &u, &tr);
-        if (tr) pending_durable_.push_back(kv.second.record);
+        if (tr) pending_durable_.push_back(e->record);
         if (r->alloc_offset != 0) {
             tr = false;
             heap_.live(region_.ptr(r->alloc_offset), &u, &tr);
             if (tr) pending_durable_.push_back(r->alloc_offset);
         }
-    }
+    });
     next_seq_ = max_seq + 1;
-    scan->entries = by_name_.size();
+    scan->entries = index_.size();
     return FMRT_OK;
 }
 
@@ -286,69 +276,76 @@ int Catalog::put(std::string_view name, void *p, uint64_t size, uint32_t type, c
         return fail(FMRT_EINVAL, "an entry without an allocation must have size 0");
     }
     std::lock_guard<std::mutex> lock(mu_);
-    auto found = by_hash_.find(name);
-    if (found != by_hash_.end() && !(flags & FMRT_PUT_REPLACE)) {
+    NameIndex::Entry *found = index_.find(name);
+    if (found != nullptr && !(flags & FMRT_PUT_REPLACE)) {
         return fail(FMRT_EEXISTS, "catalog entry '%s' exists", printable(name).c_str());
     }
     uint64_t slot = 0;
-    if (found == by_hash_.end()) {
+    if (found == nullptr) {
         int rc = take_slot(&slot);
         if (rc != FMRT_OK) return rc;
     }
     CatalogRecord *r = make_record(name, alloc_off, size, type, meta, meta_len, os::now_unix_ns());
     if (r == nullptr) {
-        if (found == by_hash_.end()) free_slots_.push_back(slot);
+        if (found == nullptr) free_slots_.push_back(slot);
         return last_status();
     }
     const uint64_t rec_off = region_.offset(r);
-    if (found != by_hash_.end()) {
-        Slot &held = found->second->second;
-        CatalogRecord *old = record_at(held.record);
+    if (found != nullptr) {
+        NameIndex::Entry *held = found;
+        CatalogRecord *old = record_at(held->record);
         void *old_alloc = (flags & FMRT_PUT_FREE_REPLACED) && old->alloc_offset != alloc_off
                               ? alloc_ptr(old->alloc_offset) : nullptr;
         heap_.set_transient(old, true);
         if (old_alloc) heap_.set_transient(old_alloc, true);
-        store_slot(held.slot, rec_off);  // commit
+        store_slot(held->slot, rec_off);  // commit
         heap_.set_transient(r, false);
         if (p) heap_.set_transient(p, false);
         heap_.release(old);
         if (old_alloc) heap_.release(old_alloc);
-        held.record = rec_off;
+        held->record = rec_off;
         return FMRT_OK;
+    }
+    // Indexed before the commit: a failure to index (no memory) then leaves
+    // nothing committed (the record is transient and is given back).
+    try {
+        index_.insert(name, rec_off, slot);
+    } catch (...) {
+        heap_.release(r);
+        free_slots_.push_back(slot);
+        throw;
     }
     store_slot(slot, rec_off);  // commit
     heap_.set_transient(r, false);
     if (p) heap_.set_transient(p, false);
-    index_insert(name, Slot{rec_off, slot});
     return FMRT_OK;
 }
 
 int Catalog::get(std::string_view name, CatalogEntry *out) {
     if (!valid_name(name)) return fail(FMRT_EINVAL, "catalog name is empty, too long or not UTF-8");
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = by_hash_.find(name);
-    if (it == by_hash_.end()) {
+    const NameIndex::Entry *it = index_.find(name);
+    if (it == nullptr) {
         return fail(FMRT_ENOTFOUND, "no catalog entry '%s'", printable(name).c_str());
     }
-    fill(record_at(it->second->second.record), out);
+    fill(record_at(it->record), out);
     return FMRT_OK;
 }
 
 int Catalog::remove(std::string_view name, unsigned flags) {
     if (!valid_name(name)) return fail(FMRT_EINVAL, "catalog name is empty, too long or not UTF-8");
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = by_hash_.find(name);
-    if (it == by_hash_.end()) {
+    NameIndex::Entry *entry = index_.find(name);
+    if (entry == nullptr) {
         return fail(FMRT_ENOTFOUND, "no catalog entry '%s'", printable(name).c_str());
     }
-    Index::iterator entry = it->second;
-    const Slot held = entry->second;
+    const Slot held{entry->record, entry->slot};
     CatalogRecord *r = record_at(held.record);
     void *alloc = (flags & FMRT_REMOVE_FREE) ? alloc_ptr(r->alloc_offset) : nullptr;
     heap_.set_transient(r, true);
     if (alloc) heap_.set_transient(alloc, true);
     store_slot(held.slot, 0);  // commit
-    index_erase(entry);
+    index_.erase(entry);
     free_slots_.push_back(held.slot);
     heap_.release(r);
     if (alloc) heap_.release(alloc);
@@ -358,16 +355,16 @@ int Catalog::remove(std::string_view name, unsigned flags) {
 int Catalog::rename(std::string_view from, std::string_view to, unsigned flags) {
     if (!valid_name(from) || !valid_name(to)) return fail(FMRT_EINVAL, "catalog name is empty, too long or not UTF-8");
     std::lock_guard<std::mutex> lock(mu_);
-    auto src_it = by_hash_.find(from);
-    if (src_it == by_hash_.end()) {
+    NameIndex::Entry *src_it = index_.find(from);
+    if (src_it == nullptr) {
         return fail(FMRT_ENOTFOUND, "no catalog entry '%s'", printable(from).c_str());
     }
     if (from == to) return FMRT_OK;
-    auto dst_it = by_hash_.find(to);
-    if (dst_it != by_hash_.end() && !(flags & FMRT_PUT_REPLACE)) {
+    NameIndex::Entry *dst_it = index_.find(to);
+    if (dst_it != nullptr && !(flags & FMRT_PUT_REPLACE)) {
         return fail(FMRT_EEXISTS, "catalog entry '%s' exists", printable(to).c_str());
     }
-    const Slot src = src_it->second->second;
+    const Slot src{src_it->record, src_it->slot};
     CatalogRecord *old = record_at(src.record);
     CatalogRecord *r = make_record(to, old->alloc_offset, old->size, old->type,
                                    reinterpret_cast<const uint8_t *>(old + 1) + old->name_len + 1, old->meta_len,
@@ -377,11 +374,23 @@ int Catalog::rename(std::string_view from, std::string_view to, unsigned flags) 
     CatalogRecord *dst = nullptr;
     void *dst_alloc = nullptr;
     Slot dst_slot{0, 0};
-    if (dst_it != by_hash_.end()) {
-        dst_slot = dst_it->second->second;
+    if (dst_it != nullptr) {
+        dst_slot = Slot{dst_it->record, dst_it->slot};
         dst = record_at(dst_slot.record);
         if ((flags & FMRT_PUT_FREE_REPLACED) && dst->alloc_offset != old->alloc_offset) {
             dst_alloc = alloc_ptr(dst->alloc_offset);
+        }
+    }
+    // The index is ready before the commit: a new name is inserted now (a
+    // failure to index then leaves nothing committed); a replaced entry's
+    // index entry already has the name and is taken over below.
+    NameIndex::Entry *to_entry = dst_it;
+    if (to_entry == nullptr) {
+        try {
+            to_entry = index_.insert(to, rec_off, src.slot);
+        } catch (...) {
+            heap_.release(r);
+            throw;
         }
     }
     heap_.set_transient(old, true);
@@ -390,12 +399,10 @@ int Catalog::rename(std::string_view from, std::string_view to, unsigned flags) 
     store_slot(src.slot, rec_off);  // commit: the entry now has its new name
     if (dst) store_slot(dst_slot.slot, 0);  // a crash before this: load keeps the newer record
     heap_.set_transient(r, false);
-    index_erase(src_it->second);
-    if (dst) {
-        index_erase(by_hash_.find(to)->second);
-        free_slots_.push_back(dst_slot.slot);
-    }
-    index_insert(to, Slot{rec_off, src.slot});
+    index_.erase(src_it);
+    to_entry->record = rec_off;
+    to_entry->slot = src.slot;
+    if (dst) free_slots_.push_back(dst_slot.slot);
     heap_.release(old);
     if (dst) heap_.release(dst);
     if (dst_alloc) heap_.release(dst_alloc);
@@ -411,8 +418,7 @@ int Catalog::rebuild(const std::vector<uint64_t> &records) {
     // this one replaces.
     pending_durable_.clear();
     pending_clear_.clear();
-    by_hash_.clear();
-    by_name_.clear();
+    index_.clear();
     // As in load, a record may not name catalog storage.  A record naming
     // the place of any record found is left out before the newest of each
     // name is chosen, so an older valid record of that name can stand in
@@ -435,7 +441,7 @@ int Catalog::rebuild(const std::vector<uint64_t> &records) {
         if (rc != FMRT_OK) return rc;
         const uint64_t off = region_.offset(kv.second);
         store_slot(slot, off);
-        index_insert(kv.first, Slot{off, slot});
+        index_.insert(kv.first, off, slot);
         // What the rebuilt catalog names must survive the transient reclaim
         // that follows (apply_load_fixes makes it durable).
         pending_durable_.push_back(off);
@@ -447,25 +453,25 @@ int Catalog::rebuild(const std::vector<uint64_t> &records) {
 
 int Catalog::next(const char *after, CatalogEntry *out) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = after ? by_name_.upper_bound(std::string_view(after)) : by_name_.begin();
-    if (it == by_name_.end()) return fail(FMRT_ENOTFOUND, "no more catalog entries");
-    fill(record_at(it->second.record), out);
+    const NameIndex::Entry *it = after ? index_.upper_bound(std::string_view(after)) : index_.first();
+    if (it == nullptr) return fail(FMRT_ENOTFOUND, "no more catalog entries");
+    fill(record_at(it->record), out);
     return FMRT_OK;
 }
 
 uint64_t Catalog::count() {
     std::lock_guard<std::mutex> lock(mu_);
-    return by_name_.size();
+    return index_.size();
 }
 
 void Catalog::referenced(std::vector<uint64_t> *out) {
     std::lock_guard<std::mutex> lock(mu_);
     if (table_off_) out->push_back(table_off_);
-    for (auto &kv : by_name_) {
-        out->push_back(kv.second.record);
-        uint64_t a = record_at(kv.second.record)->alloc_offset;
+    index_.for_each([&](const NameIndex::Entry *e) {
+        out->push_back(e->record);
+        uint64_t a = record_at(e->record)->alloc_offset;
         if (a) out->push_back(a);
-    }
+    });
 }
 
 }  // namespace fmrt

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "format.h"
+#include "name_index.h"
 #include "region.h"
 
 namespace fmrt {
@@ -101,7 +102,6 @@ private:
         uint64_t record;  // record offset
         uint64_t slot;    // index in the table
     };
-    using Index = std::map<std::string, Slot, std::less<>>;
 
     CatalogRecord *record_at(uint64_t off) const {
         return static_cast<CatalogRecord *>(region_.ptr(off));
@@ -114,8 +114,6 @@ private:
     int take_slot(uint64_t *out);
     int grow_table();
     void store_slot(uint64_t slot, uint64_t value);
-    void index_insert(std::string_view name, Slot s);
-    void index_erase(Index::iterator it);
     void *alloc_ptr(uint64_t off) const { return off ? region_.ptr(off) : nullptr; }
 
     Region &region_;
@@ -125,8 +123,7 @@ private:
     uint64_t table_off_ = 0;
     std::vector<uint64_t> free_slots_;
     uint64_t next_seq_ = 1;
-    Index by_name_;
-    std::unordered_map<std::string_view, Index::iterator> by_hash_;
+    NameIndex index_;  // by name: hashed for lookups, ordered for next()
     // Fixes found by load().
     std::vector<uint64_t> pending_clear_;    // slots to empty
     std::vector<uint64_t> pending_durable_;  // offsets to make durable
