@@ -168,10 +168,13 @@ inline uint64_t slot_index(const RunLayout &l, uint64_t d) { return (d * l.div_m
 // ---- Thread caches -----------------------------------------------------------
 // A thread cache keeps its free slots in stacks inside a span of kind kCache,
 // so that after a crash the next open knows which allocated-looking slots
-// were really free and gives them back.  Push writes the entry, then the
-// count; pop lowers the count; refill publishes entries and count before it
-// marks the slots allocated; spill clears the bits before it lowers the
-// count.  A stack entry whose slot is not marked is harmless.
+// were really free and gives them back.  Push writes the freed key into the
+// slot, then the entry, then the count; pop lowers the count, then clears
+// the key; refill publishes entries and count before it marks the slots
+// allocated; spill clears the bits before it lowers the count.  The open
+// gives back a listed slot only when it is marked and carries the key (a
+// power cut can leave a stale entry naming a slot handed out since).  A
+// stack entry whose slot is not marked is harmless.
 constexpr uint64_t kCacheMagic = 0x4341435454524d46ull;  // "FMRTTCAC"
 
 struct CacheBin {

@@ -193,10 +193,12 @@ int Runtime::open_once(fmrt_runtime **out, const char *path, const fmrt_options 
         VerifyResult res;
         HeapImage img{rt->region_->base(), rt->region_->file_size(), rt->region_->superblock()};
         verify_image(img, VerifyOptions{}, &rep, &res);
-        if (rep.problems != 0) {
+        // Damaged or dangling records are not in the way: the load never
+        // trusts them (and a caller can make a dangling one).
+        if (res.structural != 0) {
             return abandon(fail(FMRT_EFORMAT,
-                                "%s was not closed cleanly and fails verification (%llu problems; first at offset "
-                                "%llu: %s): run fmrt repair",
+                                "%s was not closed cleanly and its structure fails verification (%llu problems; "
+                                "first at offset %llu: %s): run fmrt repair",
                                 path, static_cast<unsigned long long>(rep.problems),
                                 static_cast<unsigned long long>(rep.first[0].offset), rep.first[0].what));
         }

@@ -18,15 +18,20 @@ namespace {
 // (each check is 16 bits: a false chain of this length is ~2^-64 likely).
 constexpr int kResyncChain = 4;
 
+// One allocation the walk found: 16 bytes each, kept in a vector in file
+// order (the walk only moves forward), so a heap of many millions of small
+// allocations can be verified without a node per allocation.
 struct Allocation {
-    uint64_t usable;
-    bool transient;
+    uint64_t off;
+    uint64_t usable : 62;
+    uint64_t transient : 1;
     // A slot whose bit is set but which carries the freed key: given back
     // but not yet cleared (a kill between the two stores of a free), or a
     // power cut that kept the slot's page from before it was handed out.
     // The runtime takes it for free, so nothing may name it; it is a leak.
-    bool keyed = false;
+    uint64_t keyed : 1;
 };
+static_assert(sizeof(Allocation) == 16, "one allocation takes 16 bytes");
 
 class Walker {
 public:
@@ -39,6 +44,9 @@ public:
         if (meets_damage(end)) scan_anchors(end);
         collect_cached(end);
         walk(end);
+        if (!allocs_sorted_) {
+            std::sort(allocs_.begin(), allocs_.end(), [](const Allocation &a, const Allocation &b) { return a.off < b.off; });
+        }
         check_catalog();
         count_reachability();
     }
@@ -60,17 +68,28 @@ private:
     // pages, so after a power cut a header the walk meets can be one left
     // over from an earlier layout (a stale word in a free span, or in an
     // allocation that did not overwrite it).  Such a header would carry the
-    // walk over spans that are still live.  What a valid catalog table names
-    // (the table, its records and their allocations) was live at some moment
-    // from the last sync on, and a span that is live over that whole time
-    // never moves: a header whose span holds one of these offsets where it
-    // could not hold an allocation is not believed, and a header that holds
-    // one where it could is a resynchronisation point on its own.
+    // walk over spans that are still live.  Anchors are offsets known to hold
+    // an allocation that was live at some moment from the last sync on; a
+    // span live over that whole time never moves.
+    //
+    // Strong anchors are what the tables the superblock copies name: the
+    // tables, their records, and the allocations the records name.  A header
+    // whose span holds a strong anchor where it could not hold an allocation,
+    // and none where it could, is not believed.  (The exemption is for a
+    // dangling entry: a caller may free a named allocation, and a healthy
+    // span may later cover its place -- that span holds its own entry's
+    // allocation where it should.)  Weak anchors -- when the walk meets
+    // damage, every valid table and record found anywhere in the heap, and
+    // what those records name -- may be a caller's copy of a record, so they
+    // only make a header that holds one where it could a resynchronisation
+    // point on its own.
 
     // The tables both superblock copies name (when they check and belong to
     // this file): the one in force and the one of the other sync epoch.
     void collect_anchors() {
-        add_table_anchors(img_.sb.catalog_root);
+        budget_ = 2 * img_.file_size + (1u << 20);
+        max_anchors_ = img_.file_size / 16 + 1024;
+        add_table_anchors(img_.sb.catalog_root, true);
         for (int copy = 0; copy < 2; ++copy) {
             const uint64_t at = uint64_t(copy) * kPageSize;
             if (at + sizeof(Superblock) > img_.file_size) continue;
@@ -80,10 +99,15 @@ private:
                 std::memcmp(sb.uuid, img_.sb.uuid, sizeof sb.uuid) != 0) {
                 continue;
             }
-            add_table_anchors(sb.catalog_root);
+            add_table_anchors(sb.catalog_root, true);
         }
-        std::sort(anchors_.begin(), anchors_.end());
-        anchors_.erase(std::unique(anchors_.begin(), anchors_.end()), anchors_.end());
+        sort_unique(&strong_);
+        sort_unique(&weak_);
+    }
+
+    static void sort_unique(std::vector<uint64_t> *v) {
+        std::sort(v->begin(), v->end());
+        v->erase(std::unique(v->begin(), v->end()), v->end());
     }
 
     // Whether a walk of the heap meets a header it cannot use.
@@ -97,42 +121,65 @@ private:
     }
 
     // A damaged heap (a power cut between syncs) may name no valid table:
-    // then every valid table and record found in the heap is an anchor.  A
-    // freed slot or large block carries the freed key where a record keeps
+    // then every valid table and record found in the heap is a weak anchor.
+    // A freed slot or large block carries the freed key where a record keeps
     // its checksum and a table its capacity, and a slot handed out has that
     // word cleared, so what still checks was live when its page was written
-    // (from the last sync on, as the pages of a power cut are).
+    // (from the last sync on, as the pages of a power cut are) -- or is a
+    // caller's copy of one, which is why these are weak.  The work is
+    // bounded (budget_, max_anchors_), so a file full of record look-alikes
+    // costs time and memory in proportion to its size.
     void scan_anchors(uint64_t end) {
-        for (uint64_t off = kHeapStart; off + kRecordHeaderBytes <= end; off += 16) {
+        for (uint64_t off = kHeapStart; off + kRecordHeaderBytes <= end && budget_ > 0; off += 16) {
             const uint64_t w = word(off);
             if (w == kTableMagic) {
-                add_table_anchors(off);
+                add_table_anchors(off, false);
             } else if (w == kRecordMagic) {
-                add_record_anchors(off);
+                add_record_anchors(off, false);
             }
         }
-        std::sort(anchors_.begin(), anchors_.end());
-        anchors_.erase(std::unique(anchors_.begin(), anchors_.end()), anchors_.end());
+        sort_unique(&weak_);
     }
 
-    void add_record_anchors(uint64_t off) {
+    bool spend(uint64_t work) {
+        if (work > budget_) {
+            budget_ = 0;
+            return false;
+        }
+        budget_ -= work;
+        return true;
+    }
+
+    void add_anchor(std::vector<uint64_t> *v, uint64_t off) {
+        if (strong_.size() + weak_.size() < max_anchors_) v->push_back(off);
+    }
+
+    // A valid record at `off`: the record itself and the allocation it names.
+    void add_record_anchors(uint64_t off, bool strong) {
         const uint64_t size = img_.file_size;
         if (off < kHeapStart || off % 8 != 0 || size < kRecordHeaderBytes || off > size - kRecordHeaderBytes) return;
         const auto *r = reinterpret_cast<const CatalogRecord *>(img_.base + off);
-        if (!record_valid(r, size - off)) return;
-        anchors_.push_back(off);
-        if (r->alloc_offset >= kHeapStart && r->alloc_offset < size) anchors_.push_back(r->alloc_offset);
+        if (r->magic != kRecordMagic || r->name_len == 0 || r->name_len > FMRT_NAME_MAX || r->meta_len > size - off) {
+            return;
+        }
+        const uint64_t bytes = record_bytes(r->name_len, r->meta_len);
+        if (bytes > size - off || !spend(bytes) || !record_valid(r, size - off)) return;
+        std::vector<uint64_t> *v = strong ? &strong_ : &weak_;
+        add_anchor(v, off);
+        if (r->alloc_offset >= kHeapStart && r->alloc_offset < size) add_anchor(v, r->alloc_offset);
     }
 
-    void add_table_anchors(uint64_t root) {
+    void add_table_anchors(uint64_t root, bool strong) {
         const uint64_t size = img_.file_size;
         if (root < kHeapStart || root % 8 != 0 || size < kTableHeaderBytes || root > size - kTableHeaderBytes) return;
         const auto *t = reinterpret_cast<const CatalogTable *>(img_.base + root);
         if (t->magic != kTableMagic || t->check != table_check(t) || t->capacity > (size - root - kTableHeaderBytes) / 8) {
             return;
         }
-        anchors_.push_back(root);
-        for (uint64_t s = 0; s < t->capacity; ++s) add_record_anchors(word(root + kTableHeaderBytes + 8 * s));
+        add_anchor(strong ? &strong_ : &weak_, root);
+        for (uint64_t s = 0; s < t->capacity && spend(8); ++s) {
+            add_record_anchors(word(root + kTableHeaderBytes + 8 * s), strong);
+        }
     }
 
     // Whether the span `h` at `off` could hold an allocation starting at `a`.
@@ -145,20 +192,26 @@ private:
         return d % l.slot_size == 0 && d / l.slot_size < l.slots;
     }
 
-    // True when an anchor lies in the span where it could not be.
+    // True when a strong anchor lies in the span where it could not be, and
+    // none where it could.
     bool contradicted(uint64_t off, const SpanHeader &h) const {
         const uint64_t end = off + uint64_t{h.pages} * kPageSize;
-        for (auto it = std::lower_bound(anchors_.begin(), anchors_.end(), off); it != anchors_.end() && *it < end; ++it) {
-            if (!holds(off, h, *it)) return true;
+        bool misplaced = false;
+        for (auto it = std::lower_bound(strong_.begin(), strong_.end(), off); it != strong_.end() && *it < end; ++it) {
+            if (holds(off, h, *it)) return false;
+            misplaced = true;
         }
-        return false;
+        return misplaced;
     }
 
-    // True when an anchor lies in the span where it could be.
+    // True when an anchor of either kind lies in the span where it could be.
     bool anchored(uint64_t off, const SpanHeader &h) const {
         const uint64_t end = off + uint64_t{h.pages} * kPageSize;
-        auto it = std::lower_bound(anchors_.begin(), anchors_.end(), off);
-        return it != anchors_.end() && *it < end && holds(off, h, *it);
+        for (const std::vector<uint64_t> *v : {&strong_, &weak_}) {
+            auto it = std::lower_bound(v->begin(), v->end(), off);
+            if (it != v->end() && *it < end && holds(off, h, *it)) return true;
+        }
+        return false;
     }
 
     void problem(uint64_t off, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5))) {
@@ -170,12 +223,27 @@ private:
         report_problem(rep_, off, code, buf);
     }
 
+    // A problem of the file's structure (spans, runs, the table, a record
+    // no slot names): what a power cut between syncs leaves, and what the
+    // first read-write open after a crash refuses (VerifyResult::structural).
+    // A damaged or dangling record is reported with problem(): the load
+    // never trusts one, so it does not stop an open.
+    void damage(uint64_t off, const char *fmt, ...) __attribute__((format(printf, 3, 4))) {
+        char buf[160];
+        va_list ap;
+        va_start(ap, fmt);
+        std::vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        report_problem(rep_, off, FMRT_EFORMAT, buf);
+        res_->structural++;
+    }
+
     // The heap end the walk may use: the superblock's, or (a truncated
     // file) the end of the file rounded down to a page.
     uint64_t heap_end() {
         uint64_t end = img_.sb.heap_end;
         if (end > img_.file_size) {
-            problem(img_.file_size, FMRT_EFORMAT, "file truncated: %llu bytes, heap ends at %llu",
+            damage(img_.file_size, "file truncated: %llu bytes, heap ends at %llu",
                     ull(img_.file_size), ull(end));
             end = std::max(img_.file_size / kPageSize * kPageSize, kHeapStart);
         }
@@ -268,17 +336,21 @@ private:
         while (off < end) {
             SpanHeader h;
             if (!header(off, end, &h) && free_past_end(off, end)) {
-                problem(off, FMRT_EFORMAT, "free span at %llu runs past the heap end", ull(off));
+                damage(off, "free span at %llu runs past the heap end", ull(off));
                 add_free_header(off, (end - off) / kPageSize);
                 h = SpanHeader{SpanKind::kFree, 0, 0, static_cast<uint32_t>((end - off) / kPageSize)};
                 // (fall through as the free span it now is)
             } else if (!header(off, end, &h)) {
                 SpanHeader raw;
-                bool decodes = decode_span(off, word(off), &raw);
+                const bool decodes = decode_span(off, word(off), &raw);
+                const bool fits = decodes && uint64_t{raw.pages} <= (end - off) / kPageSize;
                 uint64_t next = resync(off + kPageSize, end);
-                problem(off, FMRT_EFORMAT, decodes ? "span at %llu runs past the heap end"
-                                                   : "damaged span header at %llu; %llu bytes unreadable",
-                        ull(off), ull(next - off));
+                damage(off,
+                       fits      ? "span header at %llu is left from an earlier layout (its span holds a catalog "
+                                   "record where it cannot); %llu bytes unreadable"
+                       : decodes ? "span at %llu runs past the heap end; %llu bytes unreadable"
+                                 : "damaged span header at %llu; %llu bytes unreadable",
+                       ull(off), ull(next - off));
                 // The unreadable range becomes free: whatever it held is lost.
                 add_free_header(off, (next - off) / kPageSize);
                 rep_->spans++;
@@ -290,7 +362,7 @@ private:
             const uint64_t bytes = uint64_t{h.pages} * kPageSize;
             if (h.kind == SpanKind::kFree) {
                 if (h.flags & kSpanTransient) {
-                    problem(off, FMRT_EFORMAT, "free span at %llu flagged transient", ull(off));
+                    damage(off, "free span at %llu flagged transient", ull(off));
                     res_->fixes.push_back({Fix::kStore, off, encode_span(off, SpanHeader{SpanKind::kFree, 0, 0, h.pages})});
                 }
                 if (free_run_pages != 0 && free_run_pages + h.pages <= 0xFFFFFFFFu) {
@@ -319,7 +391,7 @@ private:
         const RunLayout &l = run_layout(h.size_class);
         rep_->runs++;
         if (h.pages != l.pages) {
-            problem(off, FMRT_EFORMAT, "run at %llu has %u pages, its class needs %u", ull(off), h.pages, l.pages);
+            damage(off, "run at %llu has %u pages, its class needs %u", ull(off), h.pages, l.pages);
             add_free_header(off, h.pages);
             return;
         }
@@ -332,7 +404,7 @@ private:
                                   : first + 64 <= l.slots ? ~uint64_t{0}
                                                           : (uint64_t{1} << (l.slots - first)) - 1;
             if ((a | t) & ~mask) {
-                problem(aoff, FMRT_EFORMAT, "run at %llu marks slots it does not have", ull(off));
+                damage(aoff, "run at %llu marks slots it does not have", ull(off));
                 res_->fixes.push_back({Fix::kAnd, aoff, mask});
                 res_->fixes.push_back({Fix::kAnd, toff, mask});
                 a &= mask;
@@ -356,7 +428,7 @@ private:
                 }
                 const bool tr = (t >> b) & 1;
                 const bool keyed = slot_off <= img_.file_size - 16 && slot_carries_key(img_.base + slot_off, key_);
-                allocs_[slot_off] = Allocation{l.slot_size, tr, keyed};
+                add_allocation(slot_off, l.slot_size, tr, keyed);
                 rep_->small_allocations++;
                 rep_->small_bytes += l.slot_size;
                 if (tr) {
@@ -369,7 +441,7 @@ private:
 
     void check_cache_block(uint64_t off, const SpanHeader &h) {
         if (bad_cache_blocks_.count(off)) {
-            problem(off, FMRT_EFORMAT, "thread cache block at %llu is damaged", ull(off));
+            damage(off, "thread cache block at %llu is damaged", ull(off));
         }
         if (!opts_.live) {
             // Left by a process that did not close: the next open frees it.
@@ -379,19 +451,19 @@ private:
 
     void check_large(uint64_t off, const SpanHeader &h) {
         if (h.pages < 2) {
-            problem(off, FMRT_EFORMAT, "large allocation at %llu has no data page", ull(off));
+            damage(off, "large allocation at %llu has no data page", ull(off));
             add_free_header(off, h.pages);
             return;
         }
         const uint64_t usable = (uint64_t{h.pages} - 1) * kPageSize;
         const uint64_t requested = word(off + 8);
         if (requested > usable) {
-            problem(off, FMRT_EFORMAT, "large allocation at %llu records %llu bytes in a %llu-byte span",
+            damage(off, "large allocation at %llu records %llu bytes in a %llu-byte span",
                     ull(off), ull(requested), ull(usable));
             res_->fixes.push_back({Fix::kStore, off + 8, usable});
         }
         const bool tr = (h.flags & kSpanTransient) != 0;
-        allocs_[off + kPageSize] = Allocation{usable, tr};
+        add_allocation(off + kPageSize, usable, tr, false);
         rep_->large_allocations++;
         rep_->large_bytes += usable;
         if (tr) {
@@ -402,8 +474,19 @@ private:
 
     // A live allocation at `off` as the runtime sees one (not keyed).
     const Allocation *allocation(uint64_t off) const {
-        auto it = allocs_.find(off);
-        return it == allocs_.end() || it->second.keyed ? nullptr : &it->second;
+        auto it = std::lower_bound(allocs_.begin(), allocs_.end(), off,
+                                   [](const Allocation &a, uint64_t o) { return a.off < o; });
+        return it == allocs_.end() || it->off != off || it->keyed ? nullptr : &*it;
+    }
+
+    void add_allocation(uint64_t off, uint64_t usable, bool transient, bool keyed) {
+        if (!allocs_.empty() && allocs_.back().off >= off) allocs_sorted_ = false;
+        Allocation a{};
+        a.off = off;
+        a.usable = usable;
+        a.transient = transient;
+        a.keyed = keyed;
+        allocs_.push_back(a);
     }
 
     void check_catalog() {
@@ -414,7 +497,7 @@ private:
         const auto *t = ta ? reinterpret_cast<const CatalogTable *>(img_.base + root) : nullptr;
         if (ta == nullptr || ta->usable < kTableHeaderBytes || t->magic != kTableMagic ||
             t->check != table_check(t) || t->capacity > (ta->usable - kTableHeaderBytes) / 8) {
-            problem(root, FMRT_EFORMAT, "catalog table at %llu is damaged", ull(root));
+            damage(root, "catalog table at %llu is damaged", ull(root));
             res_->table_damaged = true;
             return;
         }
@@ -466,17 +549,17 @@ private:
     }
 
     void count_reachability() {
-        for (auto &kv : allocs_) {
-            if (kv.second.transient || reachable_.count(kv.first)) continue;
-            if (!res_->table_damaged && orphan_record(kv.first, kv.second)) {
-                const auto *r = reinterpret_cast<const CatalogRecord *>(img_.base + kv.first);
-                problem(kv.first, FMRT_EFORMAT, "catalog record at %llu ('%.40s') is in no catalog slot",
-                        ull(kv.first), reinterpret_cast<const char *>(r + 1));
+        for (const Allocation &a : allocs_) {
+            if (a.transient || reachable_.count(a.off)) continue;
+            if (!res_->table_damaged && orphan_record(a)) {
+                const auto *r = reinterpret_cast<const CatalogRecord *>(img_.base + a.off);
+                damage(a.off, "catalog record at %llu ('%.40s') is in no catalog slot", ull(a.off),
+                       reinterpret_cast<const char *>(r + 1));
                 res_->orphan_records++;
             }
             rep_->unreachable_allocations++;
-            rep_->unreachable_bytes += kv.second.usable;
-            res_->unreachable.push_back(kv.first);
+            rep_->unreachable_bytes += a.usable;
+            res_->unreachable.push_back(a.off);
         }
     }
 
@@ -488,9 +571,9 @@ private:
     // Repair then rebuilds the catalog from the records (the newest of a
     // name wins).  An older record of a name the catalog holds is garbage,
     // counted unreachable like any leak.
-    bool orphan_record(uint64_t off, const Allocation &a) const {
+    bool orphan_record(const Allocation &a) const {
         if (a.keyed || a.usable < kRecordHeaderBytes) return false;
-        const auto *r = reinterpret_cast<const CatalogRecord *>(img_.base + off);
+        const auto *r = reinterpret_cast<const CatalogRecord *>(img_.base + a.off);
         if (r->magic != kRecordMagic || !record_valid(r, a.usable)) return false;
         if (names_.count(std::string(reinterpret_cast<const char *>(r + 1), r->name_len))) return false;
         if (r->alloc_offset == 0) return r->size == 0;
@@ -511,8 +594,11 @@ private:
     fmrt_report *rep_;
     VerifyResult *res_;
     const uint64_t key_;  // the freed-slot key of this file
-    std::vector<uint64_t> anchors_;  // sorted; see collect_anchors
-    std::map<uint64_t, Allocation> allocs_;
+    std::vector<uint64_t> strong_, weak_;  // anchors, sorted; see collect_anchors
+    uint64_t budget_ = 0;                   // bytes scan_anchors may still hash or read
+    uint64_t max_anchors_ = 0;
+    std::vector<Allocation> allocs_;  // in file order (see add_allocation)
+    bool allocs_sorted_ = true;
     std::unordered_set<uint64_t> cached_;            // slots thread caches list as free
     std::unordered_set<uint64_t> bad_cache_blocks_;
     std::unordered_set<uint64_t> reachable_;

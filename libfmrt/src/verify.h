@@ -45,6 +45,7 @@ struct VerifyResult {
     std::vector<uint64_t> unreachable;// durable allocations nothing names
     bool table_damaged = false;
     uint64_t orphan_records = 0;      // durable records no slot names (the catalog is rebuilt)
+    uint64_t structural = 0;          // problems of the structure (spans, runs, table, orphans)
     uint64_t new_heap_end = 0;        // != sb.heap_end when truncation is repaired
     uint64_t cached_free = 0;         // slots skipped as held by thread caches
 };

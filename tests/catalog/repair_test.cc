@@ -172,6 +172,69 @@ TEST_F(Repair, ARecordNoSlotNamesIsReportedAndRepairIndexesItAgain) {
     EXPECT_EQ(verify_path_of(path_).problems, 0u);
 }
 
+TEST_F(Repair, ADanglingEntryNeverCostsTheHealthySpanThatCoversItsPlace) {
+    // Two names for one block; removing one with FMRT_REMOVE_FREE leaves the
+    // other dangling (the API allows it).  Large blocks then cover the freed
+    // place.  Verify reports the dangling entry and nothing else, and repair
+    // drops it and keeps every large block and its entry.
+    void *p = fmrt_malloc(rt_, 16000);
+    ASSERT_NE(p, nullptr);
+    const uint64_t poff = offset(p);
+    ASSERT_FMRT_OK(put("a", p, 100, 1, "m"));
+    ASSERT_FMRT_OK(put("b", p, 100, 1, "m"));
+    ASSERT_FMRT_OK(fmrt_catalog_remove(rt_, "a", FMRT_REMOVE_FREE));
+    reopen();
+    std::vector<Named> big;
+    bool covered = false;
+    for (int i = 0; i < 64 && !covered; ++i) {
+        const std::string name = "big" + std::to_string(i);
+        void *q = alloc_pattern(100 * 1024, 1000 + i);
+        ASSERT_NE(q, nullptr);
+        ASSERT_FMRT_OK(put(name.c_str(), q, 100 * 1024, 1, "meta-" + name));
+        big.push_back({name, offset(q), 100 * 1024, static_cast<uint64_t>(1000 + i)});
+        covered = offset(q) - 4096 <= poff && poff < offset(q) + 100 * 1024;
+    }
+    ASSERT_TRUE(covered) << "no large block covered the freed place";
+    close_heap();
+    fmrt_report v = verify_path_of(path_);
+    EXPECT_EQ(v.problems, 1u) << describe(v);
+    ASSERT_GE(v.problems, 1u);
+    EXPECT_EQ(v.first[0].code, FMRT_EINVAL) << v.first[0].what;
+    EXPECT_EQ(v.large_allocations, big.size());
+    ASSERT_GE(repair_of(path_, FMRT_REPAIR_APPLY).repairs, 1u);
+    fmrt_report after = verify_path_of(path_);
+    EXPECT_EQ(after.problems, 0u) << describe(after);
+    EXPECT_EQ(after.catalog_entries, big.size());
+    open_rw();
+    for (const Named &n : big) expect_named(n);
+}
+
+TEST_F(Repair, AKilledWriterWithADanglingEntryLeavesAFileThatOpens) {
+    // The first read-write open after a crash checks the file's structure;
+    // a dangling entry, which callers can make, is not structure.
+    close_heap();
+    ChildStatus st = run_in_child([&] {
+        fmrt_runtime *rt = nullptr;
+        fmrt_options o = make_options();
+        if (fmrt_runtime_open(&rt, path_.c_str(), &o) != FMRT_OK) return child_fail(1, "open");
+        void *p = fmrt_malloc(rt, 300);
+        if (p == nullptr) return child_fail(2, "malloc");
+        if (fmrt_catalog_put(rt, "kept", p, 300, 1, nullptr, 0, 0) != FMRT_OK) return child_fail(3, "put");
+        void *q = fmrt_malloc(rt, 300);
+        if (q == nullptr || fmrt_catalog_put(rt, "dangling", q, 300, 1, nullptr, 0, 0) != FMRT_OK)
+            return child_fail(4, "put dangling");
+        if (fmrt_free(rt, q) != FMRT_OK) return child_fail(5, "free");
+        _exit(0);  // no close: the file stays marked open
+    });
+    ASSERT_TRUE(ExitedWith(st, 0)) << st;
+    fmrt_report v = verify_path_of(path_);
+    EXPECT_EQ(v.clean, 0u);
+    EXPECT_EQ(v.problems, 1u) << describe(v);
+    open_rw();
+    fmrt_entry e;
+    EXPECT_FMRT_OK(get("kept", &e));
+}
+
 TEST_F(Repair, ReclaimFreesUnreachableAllocationsAndKeepsNamedOnes) {
     std::vector<Named> named = put_abc();
     std::vector<uint64_t> unnamed;
