@@ -3,6 +3,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -135,9 +136,15 @@ NameIndex::Entry *NameIndex::insert(std::string_view name, uint64_t record, uint
     Node *spare[66];
     int nspare = 0;
     try {
-        if (leaf == nullptr || leaf->n == kFan) spare[nspare++] = new Leaf();
-        for (int k = 1; k < splits; ++k) spare[nspare++] = new Inner();
-        if (splits > depth) spare[nspare++] = new Inner();  // a new root
+        // Each node says its kind from the start: the clean-up below goes by it.
+        if (leaf == nullptr || leaf->n == kFan) {
+            spare[nspare] = new Leaf();
+            spare[nspare++]->leaf = true;
+        }
+        for (int k = 1; k < splits + (splits > depth ? 1 : 0); ++k) {  // and a new root when the root splits
+            spare[nspare] = new Inner();
+            spare[nspare++]->leaf = false;
+        }
         if ((size_ + 1) * 2 > table_.size()) hash_grow();
     } catch (...) {
         for (int k = 0; k < nspare; ++k) {
@@ -168,6 +175,7 @@ NameIndex::Entry *NameIndex::insert(std::string_view name, uint64_t record, uint
         leaf->pfx[0] = e->prefix;
         leaf->e[0] = e;
         leaf->n = 1;
+        e->leaf = leaf;
         root_ = first_leaf_ = leaf;
         return e;
     }
@@ -180,6 +188,7 @@ NameIndex::Entry *NameIndex::insert(std::string_view name, uint64_t record, uint
         leaf->pfx[pos] = e->prefix;
         leaf->e[pos] = e;
         leaf->n++;
+        e->leaf = leaf;
         return e;
     }
     // Split the leaf: kFan + 1 keys, the lower half stays.
@@ -194,6 +203,7 @@ NameIndex::Entry *NameIndex::insert(std::string_view name, uint64_t record, uint
         const int at = k < keep ? k : k - keep;
         dst->e[at] = all[k];
         dst->pfx[at] = all[k]->prefix;
+        all[k]->leaf = dst;
     }
     right->next = leaf->next;
     right->prev = leaf;
@@ -249,6 +259,29 @@ NameIndex::Entry *NameIndex::insert(std::string_view name, uint64_t record, uint
 }
 
 void NameIndex::erase(Entry *e) {
+    // Most entries are not the first of their leaf: then no separator names
+    // them and the leaf keeps others, so the leaf alone changes (no descent).
+    auto *home = static_cast<Leaf *>(e->leaf);
+    if (home != nullptr) {
+        int pos = -1;
+        for (int k = 1; k < home->n; ++k) {
+            if (home->e[k] == e) {
+                pos = k;
+                break;
+            }
+        }
+        if (pos > 0) {
+            hash_erase(e);
+            --size_;
+            for (int k = pos; k + 1 < home->n; ++k) {
+                home->e[k] = home->e[k + 1];
+                home->pfx[k] = home->pfx[k + 1];
+            }
+            home->n--;
+            std::free(e);
+            return;
+        }
+    }
     Inner *path[64];
     int idx[64];
     int depth = 0;
@@ -369,7 +402,9 @@ void NameIndex::clear() {
     root_ = nullptr;
     first_leaf_ = nullptr;
     size_ = 0;
-    std::vector<Slot>(64).swap(table_);
+    // Emptied in place: clear() allocates nothing, so it cannot fail halfway
+    // (the table keeps its capacity).
+    std::fill(table_.begin(), table_.end(), Slot{0, nullptr});
 }
 
 bool NameIndex::check_node(const Node *n, const Entry *lo, const Entry *hi, int depth, int *leaf_depth,
@@ -381,7 +416,7 @@ bool NameIndex::check_node(const Node *n, const Entry *lo, const Entry *hi, int 
         if (*leaf_depth < 0) *leaf_depth = depth;
         if (*leaf_depth != depth) return false;
         for (int i = 0; i < l->n; ++i) {
-            if (l->pfx[i] != l->e[i]->prefix) return false;
+            if (l->pfx[i] != l->e[i]->prefix || l->e[i]->leaf != l) return false;
             if (i > 0 && !less(l->e[i - 1], l->e[i])) return false;
             if (lo != nullptr && less(l->e[i], lo)) return false;
             if (hi != nullptr && !less(l->e[i], hi)) return false;

@@ -23,6 +23,7 @@ public:
         uint64_t slot;    // index in the catalog table
         uint64_t hash;
         uint64_t prefix;  // the first 8 bytes, big-endian, zero-padded
+        void *leaf;       // the tree leaf holding it (kept by insert and splits)
         uint32_t len;
         char name[1];     // len bytes and a NUL
         std::string_view view() const { return std::string_view(name, len); }
