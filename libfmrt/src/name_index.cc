@@ -48,6 +48,19 @@ int NameIndex::child_of(const Inner *in, uint64_t pfx, std::string_view name) {
     return lo;
 }
 
+NameIndex::Leaf *NameIndex::descend(uint64_t pfx, std::string_view name, Inner **path, int *idx, int *depth) const {
+    Node *n = root_;
+    while (n != nullptr && !n->leaf) {
+        auto *in = static_cast<Inner *>(n);
+        const int c = child_of(in, pfx, name);
+        path[*depth] = in;
+        idx[*depth] = c;
+        ++*depth;
+        n = in->child[c];
+    }
+    return static_cast<Leaf *>(n);
+}
+
 NameIndex::Entry *NameIndex::find(std::string_view name) const {
     const uint64_t h = XXH3_64bits(name.data(), name.size());
     const size_t mask = table_.size() - 1;
@@ -115,19 +128,10 @@ NameIndex::Entry *NameIndex::insert(std::string_view name, uint64_t record, uint
 
     // Find the place, and count the nodes a split would need, so that every
     // allocation is made before the tree changes (a failure changes nothing).
-    Inner *path[64];
-    int idx[64];
+    Inner *path[kMaxDepth];
+    int idx[kMaxDepth];
     int depth = 0;
-    Node *n = root_;
-    while (n != nullptr && !n->leaf) {
-        auto *in = static_cast<Inner *>(n);
-        const int c = child_of(in, e->prefix, name);
-        path[depth] = in;
-        idx[depth] = c;
-        ++depth;
-        n = in->child[c];
-    }
-    auto *leaf = static_cast<Leaf *>(n);
+    Leaf *leaf = descend(e->prefix, name, path, idx, &depth);
     int splits = 0;  // full nodes from the leaf up
     if (leaf != nullptr && leaf->n == kFan) {
         splits = 1;
@@ -282,20 +286,11 @@ void NameIndex::erase(Entry *e) {
             return;
         }
     }
-    Inner *path[64];
-    int idx[64];
+    Inner *path[kMaxDepth];
+    int idx[kMaxDepth];
     int depth = 0;
-    Node *n = root_;
     const std::string_view name = e->view();
-    while (n != nullptr && !n->leaf) {
-        auto *in = static_cast<Inner *>(n);
-        const int c = child_of(in, e->prefix, name);
-        path[depth] = in;
-        idx[depth] = c;
-        ++depth;
-        n = in->child[c];
-    }
-    auto *leaf = static_cast<Leaf *>(n);
+    Leaf *leaf = descend(e->prefix, name, path, idx, &depth);
     if (leaf == nullptr) return;
     const size_t pos = leaf_pos(leaf, e->prefix, name);
     if (pos >= static_cast<size_t>(leaf->n) || leaf->e[pos] != e) return;  // not indexed

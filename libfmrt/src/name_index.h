@@ -82,6 +82,12 @@ private:
     static int compare(uint64_t pfx, std::string_view name, uint64_t epfx, const Entry *e);
     static size_t leaf_pos(const Leaf *l, uint64_t pfx, std::string_view name);   // first key >= name
     static int child_of(const Inner *in, uint64_t pfx, std::string_view name);    // child holding name
+    // The leaf where `name` belongs, with the inner nodes passed and the
+    // child taken in each (root first).  Every split node holds at least 16
+    // children, so a tree of kMaxDepth levels would need more than 16^63
+    // names.
+    static constexpr int kMaxDepth = 64;
+    Leaf *descend(uint64_t pfx, std::string_view name, Inner **path, int *idx, int *depth) const;
     void hash_insert(Entry *e);
     void hash_erase(const Entry *e);
     void hash_grow();

@@ -214,13 +214,17 @@ private:
         return false;
     }
 
-    void problem(uint64_t off, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5))) {
+    void vproblem(uint64_t off, int code, const char *fmt, va_list ap) __attribute__((format(printf, 4, 0))) {
         char buf[160];
+        std::vsnprintf(buf, sizeof buf, fmt, ap);
+        report_problem(rep_, off, code, buf);
+    }
+
+    void problem(uint64_t off, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5))) {
         va_list ap;
         va_start(ap, fmt);
-        std::vsnprintf(buf, sizeof buf, fmt, ap);
+        vproblem(off, code, fmt, ap);
         va_end(ap);
-        report_problem(rep_, off, code, buf);
     }
 
     // A problem of the file's structure (spans, runs, the table, a record
@@ -229,12 +233,10 @@ private:
     // A damaged or dangling record is reported with problem(): the load
     // never trusts one, so it does not stop an open.
     void damage(uint64_t off, const char *fmt, ...) __attribute__((format(printf, 3, 4))) {
-        char buf[160];
         va_list ap;
         va_start(ap, fmt);
-        std::vsnprintf(buf, sizeof buf, fmt, ap);
+        vproblem(off, FMRT_EFORMAT, fmt, ap);
         va_end(ap);
-        report_problem(rep_, off, FMRT_EFORMAT, buf);
         res_->structural++;
     }
 
