@@ -41,7 +41,9 @@ public:
     void run() {
         const uint64_t end = heap_end();
         collect_anchors();
-        if (meets_damage(end)) scan_anchors(end);
+        // With no valid table to go by, what the scan finds stands in for
+        // one (strong); beside a valid table it only helps resynchronise.
+        if (meets_damage(end)) scan_anchors(end, strong_.empty());
         collect_cached(end);
         walk(end);
         if (!allocs_sorted_) {
@@ -78,11 +80,13 @@ private:
     // and none where it could, is not believed.  (The exemption is for a
     // dangling entry: a caller may free a named allocation, and a healthy
     // span may later cover its place -- that span holds its own entry's
-    // allocation where it should.)  Weak anchors -- when the walk meets
-    // damage, every valid table and record found anywhere in the heap, and
-    // what those records name -- may be a caller's copy of a record, so they
-    // only make a header that holds one where it could a resynchronisation
-    // point on its own.
+    // allocation where it should.)  When the walk meets damage, every valid
+    // table and record found anywhere in the heap, and what those records
+    // name, are anchors too: weak ones beside a valid table (one may be a
+    // caller's copy of a record), so they only make a header that holds one
+    // where it could a resynchronisation point on its own; strong ones when
+    // neither superblock names a valid table (a power cut that lost it), as
+    // they then stand in for it.
 
     // The tables both superblock copies name (when they check and belong to
     // this file): the one in force and the one of the other sync epoch.
@@ -129,15 +133,16 @@ private:
     // caller's copy of one, which is why these are weak.  The work is
     // bounded (budget_, max_anchors_), so a file full of record look-alikes
     // costs time and memory in proportion to its size.
-    void scan_anchors(uint64_t end) {
+    void scan_anchors(uint64_t end, bool strong) {
         for (uint64_t off = kHeapStart; off + kRecordHeaderBytes <= end && budget_ > 0; off += 16) {
             const uint64_t w = word(off);
             if (w == kTableMagic) {
-                add_table_anchors(off, false);
+                add_table_anchors(off, strong);
             } else if (w == kRecordMagic) {
-                add_record_anchors(off, false);
+                add_record_anchors(off, strong);
             }
         }
+        sort_unique(&strong_);
         sort_unique(&weak_);
     }
 
