@@ -43,7 +43,11 @@ public:
         collect_anchors();
         // With no valid table to go by, what the scan finds stands in for
         // one (strong); beside a valid table it only helps resynchronise.
-        if (meets_damage(end)) scan_anchors(end, strong_.empty());
+        // A lost table is itself a sign of damage: a power cut can keep a
+        // free header over the table and the entries after it, and the walk
+        // would then meet nothing wrong.
+        const bool table_lost = strong_.empty() && img_.sb.catalog_root != 0;
+        if (table_lost || meets_damage(end)) scan_anchors(end, strong_.empty());
         collect_cached(end);
         walk(end);
         if (!allocs_sorted_) {
