@@ -479,8 +479,11 @@ FMRT_API int fmrt_verify_path(fmrt_report *out, const char *path);
 #define FMRT_REPAIR_RECLAIM 0x2u   /* also free unreachable allocations */
 
 /* Repairs a file that is not open: rebuilds the span structure where
- * headers are damaged (unknown ranges become free), joins free neighbours,
- * clears impossible bitmap bits, drops damaged or dangling catalog records,
+ * headers are damaged (unknown ranges become free; a header that the
+ * catalog shows to be left from an earlier layout is not believed), joins
+ * free neighbours, clears impossible bitmap bits, drops damaged or dangling
+ * catalog records, rebuilds the catalog table from the records when it is
+ * lost or misses a valid record's name (after a power cut between syncs),
  * frees transient allocations, and with FMRT_REPAIR_RECLAIM frees
  * unreachable allocations.  Without FMRT_REPAIR_APPLY nothing is written and
  * out->repairs counts what would change.  A dry run takes a shared lock, as
