@@ -512,10 +512,12 @@ private:
             res_->table_damaged = true;
             return;
         }
-        reachable_.insert(root);
-        auto &names = names_;  // name -> (seq, slot word)
-        std::unordered_set<uint64_t> storage{root};  // the table and every slot's record
-        for (uint64_t s = 0; s < t->capacity; ++s) storage.insert(word(root + kTableHeaderBytes + 8 * s));
+        reachable_.push_back(root);
+        auto &names = names_;  // name -> (seq, slot word); the names point into the file
+        names.reserve(static_cast<size_t>(std::min<uint64_t>(t->capacity, img_.file_size / kRecordHeaderBytes)));
+        std::vector<uint64_t> storage{root};  // the table and every slot's record, sorted
+        for (uint64_t s = 0; s < t->capacity; ++s) storage.push_back(word(root + kTableHeaderBytes + 8 * s));
+        std::sort(storage.begin(), storage.end());
         for (uint64_t s = 0; s < t->capacity; ++s) {
             const uint64_t slot_off = root + kTableHeaderBytes + 8 * s;
             const uint64_t off = word(slot_off);
@@ -529,7 +531,7 @@ private:
                 continue;
             }
             const Allocation *aa = r->alloc_offset ? allocation(r->alloc_offset) : nullptr;
-            if (r->alloc_offset != 0 && storage.count(r->alloc_offset)) {
+            if (r->alloc_offset != 0 && std::binary_search(storage.begin(), storage.end(), r->alloc_offset)) {
                 problem(off, FMRT_EFORMAT, "catalog record at %llu names catalog storage", ull(off));
                 res_->bad_slots.push_back(slot_off);
                 continue;
@@ -541,7 +543,7 @@ private:
                 res_->bad_slots.push_back(slot_off);
                 continue;
             }
-            std::string name(reinterpret_cast<const char *>(r + 1), r->name_len);
+            const std::string_view name(reinterpret_cast<const char *>(r + 1), r->name_len);
             auto [it, fresh] = names.emplace(name, std::make_pair(r->seq, slot_off));
             if (!fresh) {  // a rename cut between its two slot stores
                 if (it->second.first < r->seq) {
@@ -554,14 +556,15 @@ private:
             } else {
                 rep_->catalog_entries++;
             }
-            reachable_.insert(off);
-            if (r->alloc_offset) reachable_.insert(r->alloc_offset);
+            reachable_.push_back(off);
+            if (r->alloc_offset) reachable_.push_back(r->alloc_offset);
         }
     }
 
     void count_reachability() {
+        std::sort(reachable_.begin(), reachable_.end());
         for (const Allocation &a : allocs_) {
-            if (a.transient || reachable_.count(a.off)) continue;
+            if (a.transient || std::binary_search(reachable_.begin(), reachable_.end(), a.off)) continue;
             if (!res_->table_damaged && orphan_record(a)) {
                 const auto *r = reinterpret_cast<const CatalogRecord *>(img_.base + a.off);
                 damage(a.off, "catalog record at %llu ('%.40s') is in no catalog slot", ull(a.off),
@@ -586,7 +589,7 @@ private:
         if (a.keyed || a.usable < kRecordHeaderBytes) return false;
         const auto *r = reinterpret_cast<const CatalogRecord *>(img_.base + a.off);
         if (r->magic != kRecordMagic || !record_valid(r, a.usable)) return false;
-        if (names_.count(std::string(reinterpret_cast<const char *>(r + 1), r->name_len))) return false;
+        if (names_.count(std::string_view(reinterpret_cast<const char *>(r + 1), r->name_len))) return false;
         if (r->alloc_offset == 0) return r->size == 0;
         const Allocation *named = allocation(r->alloc_offset);
         if (named == nullptr || r->size > named->usable) return false;
@@ -612,8 +615,9 @@ private:
     bool allocs_sorted_ = true;
     std::unordered_set<uint64_t> cached_;            // slots thread caches list as free
     std::unordered_set<uint64_t> bad_cache_blocks_;
-    std::unordered_set<uint64_t> reachable_;
-    std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> names_;  // the catalog's: name -> (seq, slot word)
+    std::vector<uint64_t> reachable_;  // what the catalog keeps alive (sorted before use)
+    // The catalog's names (pointing into the mapped file) -> (seq, slot word).
+    std::unordered_map<std::string_view, std::pair<uint64_t, uint64_t>> names_;
 };
 
 }  // namespace
