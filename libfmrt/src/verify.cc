@@ -5,7 +5,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
-#include <map>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
